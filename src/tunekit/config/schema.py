@@ -1,0 +1,171 @@
+"""Configuration: one dataclass per concern; attribute docstrings are the option's help text.
+
+A YAML config is these dataclasses serialised. Validation (types, unknown keys, cross-field
+checks) happens when the config is built, before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Literal
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass
+
+_STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+@dataclass(config=_STRICT)
+class DataConfig:
+    train: str | None = None
+    """Training data: a CSV/TSV/JSONL/Parquet file, or a directory with one sub-folder of .txt files per label."""
+    validation: str | None = None
+    """Validation data (same formats). If absent, `data.validation_size` of the training data is held out."""
+    test: str | None = None
+    """Test data. If absent and only `data.train` is given, `data.test_size` of it is held out."""
+    text_column: str = "text"
+    """Column holding the text."""
+    text_pair_column: str | None = None
+    """Column holding the second text of a sentence pair (e.g. a hypothesis or an answer)."""
+    label_column: str = "label"
+    """Column holding the label (a list, or delimited text, for multi-label data)."""
+    multi_label: bool = False
+    """Each text may carry several labels: sigmoid outputs with per-label thresholds tuned on validation."""
+    label_delimiter: str | None = None
+    """Delimiter splitting a multi-label cell like `billing|refund`. JSON lists need none."""
+    validation_size: float = 0.1
+    """Fraction of the training data held out for validation when `data.validation` is not given."""
+    test_size: float = 0.1
+    """Fraction held out for testing when neither `data.validation` nor `data.test` is given."""
+    split_seed: int = 0
+    """Seed of the stratified split, so the same file always splits the same way."""
+    encoding: str | None = None
+    """File encoding. None: UTF-8, with a clear hint if the file is not UTF-8 (e.g. `latin-1`, `cp1252`)."""
+    tsv_quoting: Literal["none", "csv"] = "none"
+    """How TSV fields are quoted: `none` (GLUE-style, quotes are text) or `csv` (double-quoted fields)."""
+    max_seq_len: int = 128
+    """Maximum tokens per example (per chunk with `data.long_text=chunk`)."""
+    long_text: Literal["truncate", "chunk"] = "truncate"
+    """Texts longer than `data.max_seq_len`: cut them, or split into overlapping chunks whose predictions are pooled."""
+    chunk_stride: int = 32
+    """Tokens shared by consecutive chunks when `data.long_text=chunk`."""
+    chunk_pooling: Literal["mean", "max"] = "mean"
+    """How chunk probabilities combine into one prediction per text."""
+
+    def __post_init__(self) -> None:
+        for name in ("validation_size", "test_size"):
+            value = getattr(self, name)
+            if not 0.0 < value < 0.5:
+                raise ValueError(f"`data.{name}` must be between 0 and 0.5, got {value}")
+        if self.max_seq_len < 8:
+            raise ValueError(f"`data.max_seq_len` must be at least 8, got {self.max_seq_len}")
+        if self.long_text == "chunk" and not 0 <= self.chunk_stride < self.max_seq_len // 2:
+            raise ValueError("`data.chunk_stride` must be below half of `data.max_seq_len`")
+        if self.long_text == "chunk" and self.text_pair_column is not None:
+            raise ValueError("`data.long_text=chunk` works on single texts; set `data.long_text=truncate` for pairs")
+
+
+@dataclass(config=_STRICT)
+class ModelConfig:
+    name: str = "minilm-l6"
+    """A model alias (`tunekit models` lists them), a local Hugging Face model directory, or a hub id."""
+
+
+@dataclass(config=_STRICT)
+class LoraConfig:
+    """LoRA: low-rank adapters on the attention projections (Hu et al. 2021, arXiv:2106.09685)."""
+
+    r: int = 16
+    """Rank of the update matrices."""
+    alpha: int = 32
+    """Scaling numerator: the update is scaled by alpha / r."""
+    dropout: float = 0.1
+    """Dropout on the adapter input."""
+    target_modules: list[str] | None = None
+    """Module names to adapt. None: the attention and feed-forward projections of the architecture."""
+
+
+@dataclass(config=_STRICT)
+class TrainConfig:
+    epochs: int | None = None
+    """Passes over the training data. None: enough for ~`train.min_steps` optimiser steps, between 3 and 20 epochs."""
+    min_steps: int = 2000
+    """With `train.epochs` unset, train at least this many optimiser steps (small data needs more passes)."""
+    max_steps: int | None = None
+    """Stop after this many optimiser steps (overrides epochs)."""
+    batch_size: int = 32
+    """Examples per forward pass."""
+    gradient_accumulation_steps: int = 1
+    """Forward passes per optimiser step; the effective batch is batch_size × this."""
+    learning_rate: float | None = None
+    """Peak learning rate. None: the method's default (full: 1e-4, lora: 1e-3)."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay (not applied to biases and LayerNorm weights)."""
+    lr_schedule: Literal["linear", "cosine", "constant"] = "linear"
+    """Learning-rate decay after warmup."""
+    warmup_ratio: float | None = None
+    """Fraction of steps spent warming up. Default 0.06 when neither this nor `train.warmup_steps` is set."""
+    warmup_steps: int | None = None
+    """Warmup length in optimiser steps."""
+    max_grad_norm: float | None = 1.0
+    """Clip the global gradient norm to this value; None disables clipping."""
+    bf16: Literal["auto", "on", "off"] = "auto"
+    """bfloat16 autocast. auto: on where the CPU has native bf16 (AVX512-BF16/AMX) or on a bf16-capable GPU."""
+    class_weights: Literal["none", "balanced"] = "none"
+    """Weight the loss by inverse class frequency for imbalanced data."""
+    early_stopping_metric: Literal["accuracy", "macro_f1", "micro_f1", "weighted_f1", "loss"] = "macro_f1"
+    """Validation metric that picks the best checkpoint and drives early stopping."""
+    early_stopping_patience: int | None = 3
+    """Stop after this many evaluations without improvement; None trains all epochs. The best one is restored."""
+    evaluations_per_epoch: int = 1
+    """Validation passes per epoch (each also writes a checkpoint)."""
+    checkpoint_every_steps: int | None = None
+    """Also write a resumable checkpoint every N optimiser steps."""
+    seed: int = 0
+    """Seed for initialisation, shuffling and dropout: the same seed gives the same metrics."""
+    num_threads: int | None = None
+    """CPU threads for torch. None: all cores."""
+    log_every_steps: int = 20
+    """Optimiser steps between log lines (JSONL and TensorBoard)."""
+    tensorboard: bool = True
+    """Write TensorBoard event files under RUN_DIR/tensorboard."""
+    progress_bar: bool = True
+    """Show a progress bar with loss, samples/s and ETA."""
+
+    def __post_init__(self) -> None:
+        if self.warmup_ratio is not None and self.warmup_steps is not None:
+            raise ValueError("`train.warmup_ratio` and `train.warmup_steps` are both set; choose one")
+        if self.warmup_ratio is not None and not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"`train.warmup_ratio` must be in [0, 1), got {self.warmup_ratio}")
+        for name in ("batch_size", "gradient_accumulation_steps", "log_every_steps", "evaluations_per_epoch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`train.{name}` must be at least 1")
+        for name in ("epochs", "max_steps", "checkpoint_every_steps", "warmup_steps", "num_threads"):
+            value = getattr(self, name)
+            if value is not None and value < (0 if name == "warmup_steps" else 1):
+                raise ValueError(f"`train.{name}` must be positive, got {value}")
+        if self.learning_rate is not None and not 0.0 < self.learning_rate < 1.0:
+            raise ValueError(f"`train.learning_rate` must be in (0, 1), got {self.learning_rate}")
+
+
+@dataclass(config=_STRICT)
+class EvalConfig:
+    batch_size: int = 128
+    """Examples per inference batch."""
+    calibration_bins: int = 15
+    """Equal-width confidence bins for expected calibration error and the reliability diagram."""
+
+
+@dataclass(config=_STRICT)
+class RunConfig:
+    """Everything one `tunekit train` needs; written resolved into every run directory as config.yaml."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: Literal["full", "lora"] = "full"
+    """Adaptation method: `full` fine-tuning or `lora` adapters (classification head trained in full)."""
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    output_dir: str | None = None
+    """Run directory. None: runs/<config name>-<timestamp>."""

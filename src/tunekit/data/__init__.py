@@ -1,0 +1,1 @@
+"""Data: reading, validation, label ids, splits, tokenisation and batching."""

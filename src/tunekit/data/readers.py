@@ -1,0 +1,89 @@
+"""Read labeled text from CSV, TSV, JSONL, Parquet, or a directory of per-label folders."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tunekit.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+
+
+def read_table(path: str | Path, *, encoding: str | None = None, tsv_quoting: str = "none",
+               text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read one data source into a DataFrame.
+
+    A directory is read as one sub-folder per label holding `.txt` files (columns `text`, `label`).
+    ``text_columns`` are read as strings so numeric-looking text stays text.
+
+    Raises:
+        DataError: the path is missing, the format unknown, the file empty, or not decodable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _read_label_folders(path, encoding)
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist", "check the path in `data.train`/`data.validation`/`data.test`")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {path} is empty", "point the option at a file with a header and rows")
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: unknown data format `{suffix}`",
+                        "use .csv, .tsv, .jsonl, .parquet, or a directory with one sub-folder per label")
+    try:
+        frame = _read_by_suffix(path, suffix, encoding or "utf-8", tsv_quoting, text_columns)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not valid {encoding or 'UTF-8'} (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            "set `data.encoding` to the file's encoding, e.g. data.encoding=cp1252 (Windows) or latin-1",
+        ) from None
+    except (ValueError, pd.errors.ParserError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path} could not be parsed as {suffix[1:].upper()}: {exc}",
+                        "check the file's format, delimiter and quoting (`data.tsv_quoting`)") from None
+    if frame.empty:
+        raise DataError(f"data file {path} has no rows", "add labeled rows below the header")
+    return frame
+
+
+def _read_by_suffix(path: Path, suffix: str, encoding: str, tsv_quoting: str,
+                    text_columns: tuple[str, ...]) -> pd.DataFrame:
+    as_text = dict.fromkeys(text_columns, str)
+    if suffix == ".csv":
+        return pd.read_csv(path, encoding=encoding, dtype=as_text, keep_default_na=False, na_values=[""])
+    if suffix in (".tsv", ".txt"):
+        quoting = csv.QUOTE_NONE if tsv_quoting == "none" else csv.QUOTE_MINIMAL
+        return pd.read_csv(path, sep="\t", encoding=encoding, quoting=quoting, dtype=as_text,
+                           keep_default_na=False, na_values=[""])
+    if suffix in (".jsonl", ".json"):
+        with open(path, encoding=encoding) as handle:
+            text = handle.read()
+        if suffix == ".json" and text.lstrip().startswith("["):
+            return pd.DataFrame(json.loads(text))
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"line {number} is not JSON ({exc.msg})") from None
+        return pd.DataFrame(rows)
+    return pd.read_parquet(path)
+
+
+def _read_label_folders(root: Path, encoding: str | None) -> pd.DataFrame:
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(folder.glob("*.txt")):
+            try:
+                rows.append({"text": file.read_text(encoding=encoding or "utf-8").strip(), "label": folder.name})
+            except UnicodeDecodeError:
+                raise DataError(f"{file} is not valid {encoding or 'UTF-8'}",
+                                "set `data.encoding`, e.g. data.encoding=latin-1") from None
+    if not rows:
+        raise DataError(f"{root} has no <label>/*.txt files",
+                        "lay the directory out as one sub-folder per label, each holding .txt files")
+    return pd.DataFrame(rows)

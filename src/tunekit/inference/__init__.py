@@ -1,0 +1,1 @@
+"""Inference: batched probabilities and the run-directory `Predictor`."""

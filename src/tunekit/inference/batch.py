@@ -1,0 +1,47 @@
+"""Batched, length-sorted inference over pre-tokenised examples, with chunk pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from tunekit.data.batching import collate, sorted_batches
+from tunekit.data.tokenize import EncodedTexts
+from tunekit.training.precision import autocast
+
+
+def logits_to_probabilities(logits: torch.Tensor, multi_label: bool) -> torch.Tensor:
+    logits = logits.float()
+    return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
+
+
+def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size: int, pad_id: int,
+                          multi_label: bool, bf16: bool, device: torch.device) -> np.ndarray:
+    """Probabilities ``(n_examples, num_labels)`` for every encoded example, in input order.
+
+    Batches are formed longest-first so each is padded only to its own longest member.
+    """
+    model.eval()
+    out: np.ndarray | None = None
+    with torch.inference_mode(), autocast(bf16, device):
+        for indices in sorted_batches(encoded.lengths, batch_size):
+            batch = {k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
+            probs = logits_to_probabilities(model(**batch).logits, multi_label).cpu().numpy()
+            if out is None:
+                out = np.empty((len(encoded), probs.shape[1]), dtype=np.float32)
+            out[indices] = probs
+    assert out is not None, "no examples to predict"
+    return out
+
+
+def pool_chunks(probabilities: np.ndarray, owner: np.ndarray, n_texts: int, pooling: str = "mean") -> np.ndarray:
+    """Combine per-chunk probabilities ``(n_chunks, k)`` into per-text ``(n_texts, k)``."""
+    if len(owner) == n_texts and np.array_equal(owner, np.arange(n_texts)):
+        return probabilities
+    pooled = np.zeros((n_texts, probabilities.shape[1]), dtype=np.float32)
+    if pooling == "max":
+        np.maximum.at(pooled, owner, probabilities)
+        return pooled
+    np.add.at(pooled, owner, probabilities)
+    return pooled / np.bincount(owner, minlength=n_texts)[:, None]

@@ -1,0 +1,1 @@
+"""Recipes: short, top-to-bottom workflows composed from the components."""

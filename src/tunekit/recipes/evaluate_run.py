@@ -1,0 +1,35 @@
+"""Recipe: evaluate a finished run directory on a labeled file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tunekit.atomic import write_json
+from tunekit.data.prepare import load_labeled
+from tunekit.evaluation.evaluate import evaluate_split
+from tunekit.evaluation.report import markdown_section, print_summary
+from tunekit.atomic import write_text
+from tunekit.inference.predictor import Predictor
+from tunekit.run.layout import RunLayout
+
+
+def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None,
+                 batch_size: int | None = None) -> tuple[dict[str, Any], Path]:
+    """Evaluate ``run_dir``'s model on ``data_path`` (same column mapping as training).
+
+    Writes metrics.json, report.md, predictions and plots into ``out_dir``
+    (default ``RUN_DIR/evaluations/<file>-<time>``). Returns (metrics, out_dir).
+    """
+    predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size)
+    data_config = predictor.config.data
+    data = load_labeled(data_path, data_config)
+    out_dir = out_dir or RunLayout(run_dir).evaluations / f"{Path(data_path).stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    metrics = evaluate_split(predictor, data, out_dir, "eval", data_config.label_delimiter,
+                             predictor.config.eval.calibration_bins)
+    write_json(out_dir / "metrics.json", metrics)
+    write_text(out_dir / "report.md", f"# Evaluation of {run_dir}\n\n" +
+               markdown_section(f"eval — {data_path}", metrics, metrics["plots"]))
+    print_summary(metrics, f"eval: {data_path}")
+    return metrics, out_dir

@@ -1,0 +1,1 @@
+"""The run directory: layout, model files, environment record."""

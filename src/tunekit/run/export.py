@@ -1,0 +1,14 @@
+"""Export a run's model as a plain transformers model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunekit.inference.predictor import Predictor
+from tunekit.run.model_io import export_merged
+
+
+def export_run(run_dir: Path, target: Path) -> Path:
+    """Merge adapters (if any) into the weights and write a directory `from_pretrained` loads."""
+    predictor = Predictor.from_run_dir(run_dir)
+    return export_merged(predictor.model, predictor.tokenizer, predictor.label_map, target)

@@ -1,0 +1,36 @@
+"""Where everything lives in a run directory; the one place that knows the file names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunekit.errors import RunDirError
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    config = property(lambda self: self.root / "config.yaml")
+    labels = property(lambda self: self.root / "labels.json")
+    model = property(lambda self: self.root / "model")
+    metrics = property(lambda self: self.root / "metrics.json")
+    report = property(lambda self: self.root / "report.md")
+    train_log = property(lambda self: self.root / "train_log.jsonl")
+    tensorboard = property(lambda self: self.root / "tensorboard")
+    environment = property(lambda self: self.root / "environment.json")
+    status = property(lambda self: self.root / "status.json")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+    best = property(lambda self: self.root / "checkpoints" / "best")
+    evaluations = property(lambda self: self.root / "evaluations")
+
+    def require_finished(self) -> RunLayout:
+        """Raise unless this is a completed run directory."""
+        if not self.root.is_dir():
+            raise RunDirError(f"run directory {self.root} does not exist", "pass the directory `tunekit train` wrote")
+        for needed in (self.config, self.labels, self.model):
+            if not needed.exists():
+                raise RunDirError(f"{self.root} is not a finished run: {needed.name} is missing",
+                                  f"finish it with `tunekit train --resume {self.root}`, or train again")
+        return self

@@ -1,0 +1,1 @@
+"""Training components: optimiser, schedule, loss, checkpoints, early stopping, logging, the loop."""
