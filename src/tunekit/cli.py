@@ -62,7 +62,7 @@ def train(
         run_config = load_config(config, overrides)
         run_dir = Path(run_config.output_dir) if run_config.output_dir else default_run_dir(
             config.stem if config else "run")
-    train_classifier(run_config, run_dir, resume=resume is not None)
+    train_classifier(run_config, run_dir, resume=resume is not None, console=Console())
     err.print(f"[green]done:[/] {run_dir} (report: {run_dir / 'report.md'})")
 
 

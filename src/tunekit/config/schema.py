@@ -88,7 +88,7 @@ class LoraConfig:
 @dataclass(config=_STRICT)
 class TrainConfig:
     epochs: int | None = None
-    """Passes over the training data. None: enough for ~`train.min_steps` optimiser steps, between 3 and 20 epochs."""
+    """Passes over the training data. None: enough for ~`train.min_steps` optimiser steps, between 2 and 20 epochs."""
     min_steps: int = 2000
     """With `train.epochs` unset, train at least this many optimiser steps (small data needs more passes)."""
     max_steps: int | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from rich.console import Console
 
 from tunekit.atomic import read_json, write_json, write_text
 from tunekit.config import RunConfig, config_to_dict, load_config
@@ -38,7 +39,7 @@ from tunekit.training.schedule import build_scheduler, resolve_warmup_steps
 
 log = logging.getLogger("tunekit")
 
-MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS = 20, 3
+MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS = 20, 2
 
 
 def default_run_dir(config_name: str = "run") -> Path:
@@ -51,7 +52,8 @@ def auto_epochs(per_epoch: int, min_steps: int) -> int:
 
 
 def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | None = None,
-                     resume: bool = False, on_step_end: Callable[[TrainerState], None] | None = None) -> Path:
+                     resume: bool = False, on_step_end: Callable[[TrainerState], None] | None = None,
+                     console: Console | None = None) -> Path:
     """Train, pick the best validation checkpoint, evaluate, and write everything into ``run_dir``.
 
     Args:
@@ -59,6 +61,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         run_dir: output directory; with ``resume``, an interrupted run to continue.
         splits: in-memory data (the Python API); read from ``config.data`` when None.
         on_step_end: called after every optimiser step (progress hooks, tests).
+        console: where to print the evaluation summary; None prints nothing.
     """
     layout = RunLayout(run_dir)
     if resume and not layout.checkpoints.is_dir():
@@ -155,7 +158,8 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         results[name] = evaluate_split(predictor, split, run_dir, name, data.label_delimiter,
                                        config.eval.calibration_bins)
         sections.append(markdown_section(f"{name} — {split.source}", results[name], results[name]["plots"]))
-        print_summary(results[name], f"{name}: {split.source}")
+        if console is not None:
+            print_summary(results[name], f"{name}: {split.source}", console)
     write_json(layout.metrics, results)
     write_text(layout.report, _report_header(config, results) + "\n".join(sections))
     write_json(layout.status, {"status": "completed"})

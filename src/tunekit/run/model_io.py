@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -20,6 +21,7 @@ from tunekit.models import resolve_model
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" notices are expected, not news
 hf_logging.disable_progress_bar()  # our own progress bar is the one that matters
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)  # peft internals
 
 
 def _base_model(model_dir: Path, label_map: LabelMap) -> nn.Module:

@@ -1,0 +1,23 @@
+"""tunekit: adapt, measure, explain, audit and serve foundation models on your labeled text."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["TextClassifier", "Predictor", "TunekitError"]
+
+
+def __getattr__(name: str):
+    # Lazy: `import tunekit` stays fast for the CLI; torch loads on first use.
+    if name == "TextClassifier":
+        from tunekit.api.classifier import TextClassifier
+
+        return TextClassifier
+    if name == "Predictor":
+        from tunekit.inference.predictor import Predictor
+
+        return Predictor
+    if name == "TunekitError":
+        from tunekit.errors import TunekitError
+
+        return TunekitError
+    raise AttributeError(f"module 'tunekit' has no attribute {name!r}")
