@@ -40,7 +40,7 @@ class DataConfig:
     split_seed: int = 0
     """Seed of the stratified split, so the same file always splits the same way."""
     encoding: str | None = None
-    """File encoding. None: UTF-8, with a clear hint if the file is not UTF-8 (e.g. `latin-1`, `cp1252`)."""
+    """File encoding. None: UTF-8 (with a hint if a file is not); `auto`: UTF-8, else cp1252/latin-1 per file."""
     tsv_quoting: Literal["none", "csv"] = "none"
     """How TSV fields are quoted: `none` (GLUE-style, quotes are text) or `csv` (double-quoted fields)."""
     max_seq_len: int = 128

@@ -6,9 +6,15 @@ import csv
 import json
 from pathlib import Path
 
+import logging
+
 import pandas as pd
 
 from tunekit.errors import DataError
+
+log = logging.getLogger("tunekit")
+AUTO = "auto"
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")  # latin-1 decodes any byte, so it is the last resort
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
 
@@ -34,12 +40,15 @@ def read_table(path: str | Path, *, encoding: str | None = None, tsv_quoting: st
     if suffix not in TABLE_SUFFIXES:
         raise DataError(f"{path}: unknown data format `{suffix}`",
                         "use .csv, .tsv, .jsonl, .parquet, or a directory with one sub-folder per label")
+    if encoding == AUTO:
+        encoding = detect_encoding(path.read_bytes(), path)
     try:
         frame = _read_by_suffix(path, suffix, encoding or "utf-8", tsv_quoting, text_columns)
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path} is not valid {encoding or 'UTF-8'} (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
-            "set `data.encoding` to the file's encoding, e.g. data.encoding=cp1252 (Windows) or latin-1",
+            "set `data.encoding` to the file's encoding (e.g. data.encoding=cp1252 for Windows files), "
+            "or data.encoding=auto to fall back to cp1252/latin-1 where UTF-8 fails",
         ) from None
     except (ValueError, pd.errors.ParserError, json.JSONDecodeError) as exc:
         raise DataError(f"{path} could not be parsed as {suffix[1:].upper()}: {exc}",
@@ -78,12 +87,31 @@ def _read_label_folders(root: Path, encoding: str | None) -> pd.DataFrame:
     rows = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for file in sorted(folder.glob("*.txt")):
+            raw = file.read_bytes()
+            file_encoding = detect_encoding(raw, file) if encoding == AUTO else encoding or "utf-8"
             try:
-                rows.append({"text": file.read_text(encoding=encoding or "utf-8").strip(), "label": folder.name})
+                rows.append({"text": raw.decode(file_encoding).strip(), "label": folder.name})
             except UnicodeDecodeError:
-                raise DataError(f"{file} is not valid {encoding or 'UTF-8'}",
-                                "set `data.encoding`, e.g. data.encoding=latin-1") from None
+                raise DataError(f"{file} is not valid {file_encoding}",
+                                "set `data.encoding` (e.g. cp1252), or data.encoding=auto to detect per file") from None
     if not rows:
         raise DataError(f"{root} has no <label>/*.txt files",
                         "lay the directory out as one sub-folder per label, each holding .txt files")
     return pd.DataFrame(rows)
+
+
+def detect_encoding(raw: bytes, path: Path) -> str:
+    """UTF-8 when the bytes decode as UTF-8, else the first fallback that does (with a warning)."""
+    try:
+        raw.decode("utf-8")
+        return "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for candidate in FALLBACK_ENCODINGS:
+        try:
+            raw.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        log.warning("%s is not UTF-8; decoding it as %s", path, candidate)
+        return candidate
+    return "latin-1"
