@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "core.json"
 DOCS = ROOT / "docs" / "benchmarks.md"
 
+SST2_BUDGET = ["data.train=../shared/datasets/sst2/alps_train_split.tsv",
+               "data.validation=../shared/datasets/sst2/alps_dev_split.tsv", "train.max_steps=600"]
+
 # name -> (config, extra overrides, acceptance target on test accuracy or None, what the target is)
 EXPERIMENTS: dict[str, tuple[str, list[str], float | None, str]] = {
     "sst2-full": ("configs/sst2_minilm_full.yaml", [], 0.89, "SST-2 dev accuracy, MiniLM-L6 full fine-tuning"),
@@ -32,6 +35,12 @@ EXPERIMENTS: dict[str, tuple[str, list[str], float | None, str]] = {
     "banking77-full": ("configs/banking77_full.yaml", [], 0.90, "BANKING77 test accuracy, MiniLM-L6 full"),
     "fpb-allagree-full": ("configs/fpb_allagree_full.yaml", [], 0.95, "Financial PhraseBank AllAgree, 20% test"),
     "sst2-mpnet-full": ("configs/sst2_mpnet_full.yaml", [], None, "SST-2 dev accuracy, MPNet-base (budgeted)"),
+    # bf16 autocast vs fp32, same data, seed and budget: does the default (bf16 on) cost accuracy?
+    "fpb-allagree-fp32": ("configs/fpb_allagree_full.yaml", ["train.bf16=off"], 0.95,
+                          "Financial PhraseBank AllAgree, fp32 (bf16 check)"),
+    "sst2-600steps-bf16": ("configs/sst2_minilm_full.yaml", SST2_BUDGET, None, "SST-2, 600 steps, bf16 autocast"),
+    "sst2-600steps-fp32": ("configs/sst2_minilm_full.yaml", [*SST2_BUDGET, "train.bf16=off"], None,
+                           "SST-2, 600 steps, fp32 (bf16 check)"),
 }
 
 TABLE_START, TABLE_END = "<!-- core-table:start -->", "<!-- core-table:end -->"

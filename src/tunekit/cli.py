@@ -47,6 +47,7 @@ def train(
     config: Annotated[Path | None, typer.Argument(help="YAML config (see configs/).")] = None,
     overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: train.learning_rate=3e-5")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue an interrupted run directory.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in output_dir.")] = False,
 ) -> None:
     """Fine-tune a model on labeled texts and evaluate it."""
     from tunekit.config import load_config
@@ -62,7 +63,7 @@ def train(
         run_config = load_config(config, overrides)
         run_dir = Path(run_config.output_dir) if run_config.output_dir else default_run_dir(
             config.stem if config else "run")
-    train_classifier(run_config, run_dir, resume=resume is not None, console=Console())
+    train_classifier(run_config, run_dir, resume=resume is not None, console=Console(), overwrite=overwrite)
     err.print(f"[green]done:[/] {run_dir} (report: {run_dir / 'report.md'})")
 
 

@@ -16,9 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tunekit.config import config_from_dict, load_config
 from tunekit.data.examples import LabeledTexts, check_texts
-from tunekit.data.labels import LabelMap
-from tunekit.data.prepare import DataSplits
-from tunekit.data.split import stratified_split
+from tunekit.data.prepare import make_splits
 from tunekit.errors import DataError
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
@@ -88,14 +86,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Fine-tune on texts ``X`` (or (text, pair) tuples) and labels ``y``. Returns self."""
         config = self._config()
         data = _as_labeled(X, y, "fit data")
-        kept, held = stratified_split(data.labels, config.data.validation_size, config.data.split_seed)
-        train, validation = data.subset(kept), data.subset(held)
-        validation.source = f"validation split ({config.data.validation_size:.0%})"
-        label_map = LabelMap.fit(train.labels, multi_label=config.data.multi_label,
-                                 delimiter=config.data.label_delimiter)
-        label_map.encode(validation.labels, source=validation.source)
+        splits = make_splits(data, None, None, config.data)
         run_dir = Path(self.output_dir) if self.output_dir else Path(tempfile.mkdtemp(prefix="tunekit-"))
-        train_classifier(config, run_dir, splits=DataSplits(train, validation, None, label_map),
+        train_classifier(config, run_dir, splits=splits, overwrite=True,
                          console=Console() if self.verbose else None)
         return self._attach(run_dir)
 
@@ -149,6 +142,10 @@ def _split_pairs(X: Texts) -> tuple[list[str], list[str] | None]:
     if isinstance(X, str):
         raise DataError("X is a single string", "pass a list of texts, e.g. clf.predict([text])")
     if items and isinstance(items[0], tuple | list):
+        bad = [i for i, item in enumerate(items) if not isinstance(item, tuple | list) or len(item) != 2]
+        if bad:
+            raise DataError(f"X mixes (text, pair) tuples with other items, e.g. row {bad[0] + 1}: "
+                            f"{str(items[bad[0]])[:40]!r}", "pass all texts, or all (text, pair) tuples")
         return check_texts([a for a, _ in items], "X"), check_texts([b for _, b in items], "X", "text pair")
     return check_texts(items, "X"), None
 

@@ -46,7 +46,24 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {override!r}: `{part}` is not a section", None)
-    node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+    node[parts[-1]] = _parse_value(value)
+
+
+_NULL_SPELLINGS = ("null", "Null", "NULL", "~", "''", '""')
+
+
+def _parse_value(value: str) -> Any:
+    """A YAML scalar or list, except that text YAML reads as nothing or cannot read stays literal text."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:  # e.g. `,` (a delimiter)
+        return text
+    if parsed in (None, "") and text not in _NULL_SPELLINGS:  # `|`, `>`, `#`: YAML syntax, meant literally
+        return text
+    return parsed
 
 
 def config_from_dict(raw: dict[str, Any]) -> RunConfig:

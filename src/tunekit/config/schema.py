@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 from pydantic.dataclasses import dataclass
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
@@ -131,6 +131,13 @@ class TrainConfig:
     """Write TensorBoard event files under RUN_DIR/tensorboard."""
     progress_bar: bool = True
     """Show a progress bar with loss, samples/s and ETA."""
+
+    @field_validator("bf16", mode="before")
+    @classmethod
+    def _bf16_from_yaml_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # YAML 1.1 reads `bf16: off` as False
+            return "on" if value else "off"
+        return value
 
     def __post_init__(self) -> None:
         if self.warmup_ratio is not None and self.warmup_steps is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tunekit.config.schema import DataConfig
 from tunekit.data.examples import LabeledTexts, from_frame
-from tunekit.data.labels import LabelMap
+from tunekit.data.labels import LabelMap, split_multi_label
 from tunekit.data.readers import read_table
 from tunekit.data.split import stratified_split
 from tunekit.errors import DataError
@@ -42,26 +42,37 @@ def load_splits(config: DataConfig) -> DataSplits:
         raise DataError("no training data given", "set `data.train` to a file or folder, e.g. data.train=train.csv")
     train = load_labeled(config.train, config)
     test = load_labeled(config.test, config) if config.test else None
-    if config.validation:
-        validation = load_labeled(config.validation, config)
-    else:
-        if test is None:
-            train, test = _hold_out(train, config.test_size, config.split_seed, "test")
-        train, validation = _hold_out(train, config.validation_size, config.split_seed, "validation")
+    validation = load_labeled(config.validation, config) if config.validation else None
+    return make_splits(train, validation, test, config, hold_out_test=validation is None and test is None)
+
+
+def make_splits(train: LabeledTexts, validation: LabeledTexts | None, test: LabeledTexts | None,
+                config: DataConfig, *, hold_out_test: bool = False) -> DataSplits:
+    """Hold out what is missing (stratified), fit the label map on train, check the other splits' labels.
+
+    Raises:
+        DataError: a split's label never occurs in training, or a class too small to split.
+    """
+    if hold_out_test:
+        train, test = _hold_out(train, config.test_size, "test", config)
+    if validation is None:
+        train, validation = _hold_out(train, config.validation_size, "validation", config)
     label_map = LabelMap.fit(train.labels, multi_label=config.multi_label, delimiter=config.label_delimiter)
     for split in (validation, test):
         if split is not None:  # fail now, not after training, on labels the model cannot know
             label_map.encode(split.labels, source=split.source, delimiter=config.label_delimiter)
-    for split in (validation, test):
-        if split is not None:
             warn_on_overlap(train, split)
     return DataSplits(train=train, validation=validation, test=test, label_map=label_map)
 
 
-def _hold_out(data: LabeledTexts, fraction: float, seed: int, what: str) -> tuple[LabeledTexts, LabeledTexts]:
-    kept, held = stratified_split(data.labels, fraction, seed, what=what)
+def _hold_out(data: LabeledTexts, fraction: float, what: str,
+              config: DataConfig) -> tuple[LabeledTexts, LabeledTexts]:
+    labels = data.labels
+    if config.multi_label:  # as lists, so `a|b` and '["a", "b"]' cells stratify by their first label too
+        labels = [split_multi_label(cell, config.label_delimiter) for cell in labels]
+    kept, held = stratified_split(labels, fraction, config.split_seed, what=what)
     rest, part = data.subset(kept), data.subset(held)
-    part.source = f"{data.source} ({what} split, {fraction:.0%}, seed {seed})"
+    part.source = f"{data.source} ({what} split, {fraction:.0%}, seed {config.split_seed})"
     return rest, part
 
 

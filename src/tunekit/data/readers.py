@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
-
 import logging
+from pathlib import Path
 
 import pandas as pd
 

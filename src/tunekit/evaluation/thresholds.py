@@ -20,5 +20,7 @@ def tune_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarra
         fp = (predicted & ~positives[:, None]).sum(axis=0)
         fn = (~predicted & positives[:, None]).sum(axis=0)
         f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-        thresholds[label] = GRID[int(np.argmax(f1))]
+        best = np.flatnonzero(f1 == f1.max())
+        # the middle of a tied range, not its lowest end: a separable label would otherwise get 0.05
+        thresholds[label] = GRID[best[len(best) // 2]]
     return thresholds

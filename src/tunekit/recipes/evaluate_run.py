@@ -6,11 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tunekit.atomic import write_json
+from tunekit.atomic import write_json, write_text
 from tunekit.data.prepare import load_labeled
 from tunekit.evaluation.evaluate import evaluate_split
 from tunekit.evaluation.report import markdown_section, print_summary
-from tunekit.atomic import write_text
 from tunekit.inference.predictor import Predictor
 from tunekit.run.layout import RunLayout
 

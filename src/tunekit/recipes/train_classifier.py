@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -53,7 +54,7 @@ def auto_epochs(per_epoch: int, min_steps: int) -> int:
 
 def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | None = None,
                      resume: bool = False, on_step_end: Callable[[TrainerState], None] | None = None,
-                     console: Console | None = None) -> Path:
+                     console: Console | None = None, overwrite: bool = False) -> Path:
     """Train, pick the best validation checkpoint, evaluate, and write everything into ``run_dir``.
 
     Args:
@@ -62,10 +63,13 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         splits: in-memory data (the Python API); read from ``config.data`` when None.
         on_step_end: called after every optimiser step (progress hooks, tests).
         console: where to print the evaluation summary; None prints nothing.
+        overwrite: replace a previous run in ``run_dir`` instead of refusing to touch it.
     """
     layout = RunLayout(run_dir)
     if resume and not layout.checkpoints.is_dir():
         raise RunDirError(f"{run_dir} has no checkpoints to resume from", "start a new run without --resume")
+    if not resume:
+        _claim_run_dir(layout, overwrite)
     torch.set_num_threads(config.train.num_threads or torch.get_num_threads())
     splits = splits or load_splits(config.data)
     label_map = splits.label_map
@@ -110,14 +114,17 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
              config.method, f"{trainable:,}", f"{total:,}", 100 * trainable / total, len(splits.train), epochs,
              total_steps, learning_rate, bf16)
 
-    def validate() -> dict:
-        probabilities = pool_chunks(
+    def validation_probabilities() -> np.ndarray:
+        """``(n_validation_texts, num_labels)``: chunk probabilities pooled per text."""
+        return pool_chunks(
             example_probabilities(model, validation_encoded, batch_size=config.eval.batch_size,
                                   pad_id=tokenizer.pad_token_id, multi_label=label_map.multi_label, bf16=bf16,
                                   device=device),
             validation_encoded.owner, len(splits.validation), data.chunk_pooling)
+
+    def validate() -> dict:
         metrics = ClassificationMetrics(list(label_map.classes), label_map.multi_label, config.eval.calibration_bins)
-        metrics.update(probabilities, validation_targets)
+        metrics.update(validation_probabilities(), validation_targets)
         return metrics.compute()
 
     settings = LoopSettings(
@@ -138,9 +145,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
     model.eval()
     thresholds = None
     if label_map.multi_label:
-        thresholds = tune_thresholds(example_probabilities(
-            model, validation_encoded, batch_size=config.eval.batch_size, pad_id=tokenizer.pad_token_id,
-            multi_label=True, bf16=bf16, device=device), validation_targets)
+        thresholds = tune_thresholds(validation_probabilities(), validation_targets)
         write_json(layout.labels, {**label_map.to_json(), "thresholds": thresholds.tolist()})
     save_model(model, tokenizer, layout.model)
 
@@ -164,6 +169,20 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
     write_text(layout.report, _report_header(config, results) + "\n".join(sections))
     write_json(layout.status, {"status": "completed"})
     return run_dir
+
+
+def _claim_run_dir(layout: RunLayout, overwrite: bool) -> None:
+    """Refuse to mix a new run into an old one; with ``overwrite``, clear the old run's artefacts first."""
+    if not (layout.config.exists() or layout.checkpoints.exists()):
+        return
+    if not overwrite:
+        raise RunDirError(f"{layout.root} already holds a run",
+                          "choose another output_dir, continue it with `tunekit train --resume`, "
+                          "or pass --overwrite to replace it")
+    for path in (layout.checkpoints, layout.tensorboard, layout.model, layout.evaluations):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in (layout.train_log, layout.metrics, layout.report, layout.status):
+        path.unlink(missing_ok=True)
 
 
 def _report_header(config: RunConfig, results: dict) -> str:

@@ -99,7 +99,7 @@ def load_model(model_dir: Path, config: RunConfig, label_map: LabelMap) -> nn.Mo
     except TunekitError:
         raise
     except Exception as exc:  # a truncated or corrupted file surfaces as many different library errors
-        raise RunDirError(f"the weights in {model_dir} could not be read ({type(exc).__name__}: {exc})",
+        raise RunDirError(f"{model_dir / weights} could not be read ({type(exc).__name__}: {exc})",
                           "the file is corrupted or incomplete; re-run `tunekit train --resume` or retrain") from None
     return model.eval()
 

@@ -85,7 +85,10 @@ def latest_checkpoint(checkpoints: Path) -> Path | None:
     pointer = checkpoints / "latest.json"
     if not pointer.is_file():
         return None
-    path = checkpoints / read_json(pointer)["checkpoint"]
+    try:
+        path = checkpoints / read_json(pointer)["checkpoint"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise RunDirError(f"{pointer} is unreadable ({exc})", "start the run again without --resume") from None
     if not path.is_dir():
         raise RunDirError(f"{pointer} names {path.name}, which is missing", "start the run again without --resume")
     return path

@@ -11,17 +11,26 @@ class EarlyStopping:
     patience: int | None
     best: float | None = None
     best_step: int | None = None
+    best_loss: float | None = None
     evaluations_without_improvement: int = 0
 
     @property
     def lower_is_better(self) -> bool:
         return self.metric == "loss"
 
-    def update(self, value: float, step: int) -> bool:
-        """Record an evaluation; returns True when it is a new best."""
-        improved = self.best is None or (value < self.best if self.lower_is_better else value > self.best)
+    def update(self, value: float, step: int, loss: float | None = None) -> bool:
+        """Record an evaluation; returns True when it is a new best.
+
+        A tie on the metric (common on small validation sets, e.g. macro-F1 1.0 twice) is broken by
+        the validation ``loss``, so a saturated metric does not freeze an under-trained checkpoint.
+        """
+        better = self.best is None or (value < self.best if self.lower_is_better else value > self.best)
+        tie_broken = (value == self.best and loss is not None and self.best_loss is not None
+                      and loss < self.best_loss)
+        improved = better or tie_broken
         if improved:
-            self.best, self.best_step, self.evaluations_without_improvement = value, step, 0
+            self.best, self.best_step, self.best_loss = value, step, loss
+            self.evaluations_without_improvement = 0
         else:
             self.evaluations_without_improvement += 1
         return improved

@@ -126,7 +126,7 @@ def _evaluate_and_checkpoint(model, evaluate, early_stopping: EarlyStopping, sta
                              logger: TrainingLogger, checkpoints: Path, optimizer, scheduler) -> None:
     metrics = evaluate()
     logger.log("validation", state.step, {k: v for k, v in metrics.items() if isinstance(v, int | float)})
-    if early_stopping.update(metrics[early_stopping.metric], state.step):
+    if early_stopping.update(metrics[early_stopping.metric], state.step, metrics.get("loss")):
         save_trainable(model, checkpoints / "best" / "trainable.safetensors")
     state.early_stopping = early_stopping.state_dict()
     state.finished = early_stopping.should_stop
