@@ -1,54 +1,26 @@
 """Shared fixtures: a tiny BERT built from a word list, and small learnable labeled data.
 
-Everything here is offline and takes milliseconds to seconds.
+Everything here is offline and takes milliseconds to seconds. The plain helpers behind these fixtures live in
+``tiny_fixtures.py``; test modules import them from there.
 """
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
+from tiny_fixtures import build_tiny_model_dir, make_sentiment_rows, tiny_run_config
+
 torch.set_num_threads(1)  # tests run in parallel workers (pytest -n 2); one thread each avoids oversubscription
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
-
-from tunekit.config import RunConfig, config_from_dict
-
-POSITIVE = ["great", "wonderful", "excellent", "lovely", "superb", "good", "brilliant", "delightful"]
-NEGATIVE = ["awful", "terrible", "boring", "dreadful", "bad", "horrible", "poor", "dull"]
-NEUTRAL = ["the", "a", "movie", "film", "plot", "was", "is", "acting", "story", "and", "really", "quite", "very"]
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide BERT with a word-level vocabulary, saved as a local model directory."""
-    root = tmp_path_factory.mktemp("tiny-bert")
-    vocab = SPECIAL + sorted(set(POSITIVE + NEGATIVE + NEUTRAL)) + ["##s", "##ly", "money", "bank", "card"]
-    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(vocab)}, do_lower_case=True)
-    tokenizer.save_pretrained(root)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, type_vocab_size=2,
-                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, initializer_range=0.1)
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).bert.save_pretrained(root)
-    return root
-
-
-def make_sentiment_rows(n: int, seed: int = 0, labels: tuple[str, ...] = ("negative", "positive")) -> list[dict]:
-    """Short texts whose label is decided by one sentiment word: learnable in a few steps."""
-    rng = random.Random(seed)
-    words = {"positive": POSITIVE, "negative": NEGATIVE, "neutral": ["plot", "story"]}
-    rows = []
-    for i in range(n):
-        label = labels[i % len(labels)]
-        filler = rng.sample(NEUTRAL, k=rng.randint(1, 6))
-        text = " ".join([*filler[:2], rng.choice(words[label]), *filler[2:]])
-        rows.append({"text": text, "label": label})
-    return rows
+    return build_tiny_model_dir(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture
@@ -56,23 +28,6 @@ def sentiment_csv(tmp_path) -> Path:
     path = tmp_path / "sentiment.csv"
     pd.DataFrame(make_sentiment_rows(200)).to_csv(path, index=False)
     return path
-
-
-def tiny_run_config(model_dir: Path, **sections) -> RunConfig:
-    """A RunConfig on the tiny model with a small, quiet training budget; ``sections`` override."""
-    raw = {
-        "model": {"name": str(model_dir)},
-        "data": {"max_seq_len": 32},
-        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 3e-3, "progress_bar": False,
-                  "tensorboard": False, "log_every_steps": 2, "bf16": "off"},
-        "eval": {"batch_size": 32},
-    }
-    for section, values in sections.items():
-        if isinstance(values, dict):
-            raw.setdefault(section, {}).update(values)
-        else:
-            raw[section] = values
-    return config_from_dict(raw)
 
 
 @pytest.fixture

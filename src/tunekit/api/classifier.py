@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from tunekit.config import config_from_dict, load_config
+from tunekit.config import config_from_dict, config_to_dict, load_config
 from tunekit.data.examples import LabeledTexts, check_texts
 from tunekit.data.prepare import make_splits
 from tunekit.errors import DataError
@@ -133,8 +133,26 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                         batch_size=config.train.batch_size, learning_rate=config.train.learning_rate,
                         max_seq_len=config.data.max_seq_len, multi_label=config.data.multi_label,
                         class_weights=config.train.class_weights, validation_size=config.data.validation_size,
-                        random_state=config.train.seed, output_dir=str(path))
+                        random_state=config.train.seed, output_dir=str(path), verbose=config.train.progress_bar)
+        # every other option the run used, so `clone(loaded).fit(...)` repeats the same training
+        implied = _flatten(config_to_dict(estimator._config()))
+        used = _flatten(config_to_dict(config))
+        estimator.config_overrides = {key: value for key, value in used.items()
+                                      if value != implied.get(key) and key not in _NOT_HYPERPARAMETERS} or None
         return estimator._attach(Path(path))
+
+
+_NOT_HYPERPARAMETERS = {"data.train", "data.validation", "data.test", "output_dir"}
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _split_pairs(X: Texts) -> tuple[list[str], list[str] | None]:

@@ -1,0 +1,90 @@
+"""`Predictor` loaded from a finished tiny run: streaming, ordering, empty input and bad input."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tiny_fixtures import make_sentiment_rows, tiny_run_config
+from tunekit.errors import DataError
+from tunekit.inference.predictor import Predictor
+from tunekit.recipes.train_classifier import train_classifier
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_model_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("predictor-run")
+    data = root / "train.csv"
+    pd.DataFrame(make_sentiment_rows(200)).to_csv(data, index=False)
+    return train_classifier(tiny_run_config(tiny_model_dir, data={"train": str(data)}), root / "run")
+
+
+@pytest.fixture(scope="module")
+def predictor(run_dir):
+    return Predictor.from_run_dir(run_dir)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    """30 texts of 3 to 12 words, so blocks of 7 and batches of 3 cut across different lengths."""
+    rows = make_sentiment_rows(30, seed=5)
+    rng = random.Random(5)
+    texts = [r["text"] + " and the story was quite" * rng.randint(0, 1) for r in rows]
+    return texts, [r["label"] for r in rows]
+
+
+def test_loads_classes_and_config(predictor):
+    assert predictor.classes == ["negative", "positive"]
+    assert predictor.config.data.max_seq_len == 32
+    assert predictor.bf16 is False
+    assert not predictor.model.training
+
+
+def test_predicts_the_learned_labels(predictor, texts):
+    inputs, labels = texts
+    predicted = predictor.predict(inputs)
+    assert all(p in predictor.classes for p in predicted)
+    assert np.mean([p == y for p, y in zip(predicted, labels, strict=True)]) > 0.9
+
+
+def test_predict_proba_rows_are_distributions(predictor, texts):
+    probabilities = predictor.predict_proba(texts[0])
+    assert probabilities.shape == (30, 2) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_streaming_blocks_equal_one_block(predictor, texts):
+    inputs = texts[0]
+    blocks = list(predictor.iter_predict_proba(inputs, block_size=7))
+    assert [len(b) for b in blocks] == [7, 7, 7, 7, 2]
+    whole = predictor.predict_proba(inputs)
+    np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-6)
+    single = np.concatenate(list(predictor.iter_predict_proba(inputs, block_size=len(inputs))))
+    np.testing.assert_allclose(single, whole, atol=1e-6)
+
+
+def test_results_follow_input_order_not_length_order(run_dir, texts):
+    predictor = Predictor.from_run_dir(run_dir, batch_size=3)  # many length-sorted batches
+    inputs = texts[0]
+    reference = predictor.predict_proba(inputs)
+    permutation = np.random.default_rng(0).permutation(len(inputs))
+    shuffled = predictor.predict_proba([inputs[i] for i in permutation])
+    np.testing.assert_allclose(shuffled, reference[permutation], atol=1e-6)
+    # and each row is what that text gets on its own
+    for i in (0, 13, 29):
+        np.testing.assert_allclose(predictor.predict_proba([inputs[i]])[0], reference[i], atol=1e-6)
+
+
+def test_empty_input_gives_zero_rows(predictor):
+    out = predictor.predict_proba([])
+    assert out.shape == (0, 2)
+    assert predictor.predict([]) == []
+
+
+@pytest.mark.parametrize("bad", [["a good film", 3], ["a good film", None], ["a good film", "   "]])
+def test_non_text_input_raises_data_error(predictor, bad):
+    with pytest.raises(DataError, match="row 2|rows 2"):
+        predictor.predict_proba(bad)
