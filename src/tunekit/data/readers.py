@@ -32,7 +32,8 @@ def read_table(path: str | Path, *, encoding: str | None = None, tsv_quoting: st
     if path.is_dir():
         return _read_label_folders(path, encoding)
     if not path.is_file():
-        raise DataError(f"data file {path} does not exist", "check the path in `data.train`/`data.validation`/`data.test`")
+        raise DataError(f"data file {path} does not exist",
+                        "check the path in `data.train`/`data.validation`/`data.test`")
     if path.stat().st_size == 0:
         raise DataError(f"data file {path} is empty", "point the option at a file with a header and rows")
     suffix = path.suffix.lower()
