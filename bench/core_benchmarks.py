@@ -50,7 +50,7 @@ def run_experiment(name: str) -> dict:
     config, overrides, target, what = EXPERIMENTS[name]
     run_dir = ROOT / "bench" / "runs" / name
     command = [sys.executable, "-m", "tunekit", "train", config, *overrides, f"output_dir={run_dir}",
-               "train.progress_bar=false"]
+               "train.progress_bar=false", "--overwrite"]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT)
     _, status, usage = os.wait4(process.pid, 0)
@@ -78,9 +78,10 @@ def run_experiment(name: str) -> dict:
 
 def render_table(results: dict) -> str:
     lines = [TABLE_START, "",
-             "| experiment | test accuracy | target | macro F1 | ECE | method | epochs / steps | wall time | peak RSS |",
+             "| experiment | test accuracy | target | macro F1 | ECE | method | epochs / steps | wall time "
+             "| peak RSS |",
              "|---|---:|---:|---:|---:|---|---|---:|---:|"]
-    for name, r in results.items():
+    for r in results.values():
         t = r["training"]
         target = f"≥ {r['target_accuracy']:.2f}" if r["target_accuracy"] else "report"
         verdict = "" if not r["target_accuracy"] else (" ✅" if r["test_accuracy"] >= r["target_accuracy"] else " ❌")
