@@ -90,3 +90,15 @@ def test_write_json_stringifies_unknown_types(tmp_path):
     target = tmp_path / "p.json"
     write_json(target, {"path": tmp_path})
     assert read_json(target) == {"path": str(tmp_path)}
+
+
+def test_a_crash_between_the_two_renames_recovers_the_old_directory(tmp_path):
+    target = tmp_path / "model"
+    old = tmp_path / ".model.old"
+    old.mkdir()
+    (old / "weights").write_text("good")  # the state a crash after `target -> .old` leaves behind
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.mkdir()
+            raise RuntimeError("interrupted again")
+    assert (target / "weights").read_text() == "good"

@@ -29,6 +29,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not target.exists():  # a crash between the two renames below: the old copy is the good one
+        os.replace(old, target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     shutil.rmtree(tmp)  # callers create a file or a directory at this path themselves
     try:
@@ -36,7 +39,6 @@ def atomic_path(target: Path) -> Iterator[Path]:
         _fsync_tree(tmp)
         if target.is_dir() and not target.is_symlink():
             # A directory cannot be replaced by rename while it has contents: move it aside first.
-            old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)
             os.replace(tmp, target)
@@ -58,6 +60,9 @@ def _fsync_tree(path: Path) -> None:
         if child.is_file():
             with open(child, "rb") as handle:
                 os.fsync(handle.fileno())
+        elif child.is_dir():
+            _fsync_dir(child)
+    _fsync_dir(path)  # the directory entries themselves, so a renamed tree is complete after a power loss
 
 
 def write_text(target: Path, text: str) -> None:

@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import check_no_attributes_set_in_init
 
 from tiny_fixtures import make_sentiment_rows
 from tunekit import TextClassifier
-from tunekit.errors import DataError
+from tunekit.errors import DataError, RunDirError
 
 OVERRIDES = {"train.learning_rate": 3e-3, "train.bf16": "off", "data.max_seq_len": 32}
 INT_LABELS = {"negative": 10, "positive": 2}  # numeric order differs from string order ("10" < "2")
@@ -225,8 +225,17 @@ def test_loaded_estimator_keeps_every_training_option(fitted, tmp_path):
     loaded = TextClassifier.load(clf.save(tmp_path / "saved"))
     # learning rate and length come back as constructor params; the rest as overrides
     assert (loaded.learning_rate, loaded.max_seq_len) == (3e-3, 32)
-    assert loaded.config_overrides == {"train.bf16": "off"}
+    assert loaded.config_overrides["train.bf16"] == "off"
+    assert loaded.output_dir is None  # refitting a loaded estimator must never overwrite the saved run
     assert (loaded.epochs, loaded.batch_size) == (clf.epochs, clf.batch_size)
     refit_config = clone(loaded)._config()
     assert refit_config.train.learning_rate == 3e-3 and refit_config.train.bf16 == "off"
     assert refit_config.data.max_seq_len == 32
+
+
+def test_save_refuses_a_non_empty_directory(fitted, tmp_path):
+    target = tmp_path / "occupied"
+    target.mkdir()
+    (target / "adapter_config.json").write_text("{}")  # a stale file that would change how the copy loads
+    with pytest.raises(RunDirError, match="not empty"):
+        fitted[0].save(target)

@@ -213,3 +213,11 @@ def test_round_trip_through_yaml_file(tmp_path):
     config = load_config(None, ["data.train=a.tsv", "train.epochs=4", "train.learning_rate=2e-5"])
     path = write_yaml(tmp_path, yaml.safe_dump(config_to_dict(config)))
     assert load_config(path) == config
+
+
+@pytest.mark.parametrize("override", ["data.encoding=klingon", "lora.r=0", "lora.dropout=1.5", "eval.calibration_bins=0",
+                                      "train.min_steps=0"])
+def test_option_values_are_checked_before_any_work(override):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [override])
+    assert override.split("=")[0] in error.value.problem

@@ -58,8 +58,9 @@ def test_pool_chunks_mean_by_hand():
 
 def test_pool_chunks_max_by_hand():
     pooled = pool_chunks(CHUNK_PROBS, OWNER, 3, "max")
-    expected = [[0.6, 0.8], [0.9, 0.1], [0.5, 0.7]]
-    np.testing.assert_allclose(pooled, expected, rtol=1e-6)
+    maxima = np.array([[0.6, 0.8], [0.9, 0.1], [0.5, 0.7]])
+    np.testing.assert_allclose(pooled, maxima / maxima.sum(axis=1, keepdims=True), rtol=1e-6)  # rows sum to 1
+    np.testing.assert_allclose(pool_chunks(CHUNK_PROBS, OWNER, 3, "max", multi_label=True), maxima, rtol=1e-6)
 
 
 def test_pool_chunks_owner_need_not_be_sorted():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -19,7 +20,7 @@ import tunekit.recipes.train_classifier as recipe
 from tiny_fixtures import NEUTRAL, make_sentiment_rows, tiny_run_config
 from tunekit.config import config_to_dict, load_config
 from tunekit.data.labels import LabelMap
-from tunekit.errors import RunDirError
+from tunekit.errors import ConfigError, RunDirError
 from tunekit.evaluation.thresholds import GRID
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
@@ -83,8 +84,11 @@ def test_run_directory_holds_everything(baseline_run, baseline_config):
     assert all((baseline_run / png).read_bytes().startswith(b"\x89PNG") for png in pngs)
     assert not [p for p in baseline_run.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
 
-    assert yaml.safe_load((baseline_run / "config.yaml").read_text()) == config_to_dict(baseline_config)
-    assert load_config(baseline_run / "config.yaml") == baseline_config
+    # the resolved config: automatic choices written out (6 epochs × 11 steps, 6% warmup -> 4 steps)
+    written = load_config(baseline_run / "config.yaml")
+    assert yaml.safe_load((baseline_run / "config.yaml").read_text()) == config_to_dict(written)
+    resolved_train = dataclasses.replace(baseline_config.train, warmup_steps=4, warmup_ratio=None)
+    assert written == dataclasses.replace(baseline_config, train=resolved_train, output_dir=str(baseline_run))
     assert _read(baseline_run, "labels.json") == {"classes": ["negative", "positive"], "multi_label": False}
     assert _read(baseline_run, "status.json") == {"status": "completed"}
 
@@ -346,3 +350,27 @@ def test_a_new_run_into_an_interrupted_directory_starts_fresh(baseline_run, base
     assert steps[0] == 1
     expected = _model_tensors(baseline_run)
     assert all(torch.equal(tensor, expected[name]) for name, tensor in _model_tensors(run_dir).items())
+
+
+def test_resuming_a_completed_run_is_refused_and_checkpoints_are_gone(baseline_run, baseline_config):
+    assert not (baseline_run / "checkpoints").exists()  # model/ holds the best weights; checkpoints are deleted
+    with pytest.raises(RunDirError, match="already completed") as error:
+        train_classifier(baseline_config, baseline_run, resume=True)
+    assert "tunekit evaluate" in error.value.fix
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_from_step_0(baseline_run, baseline_config,
+                                                                            tmp_path):
+    run_dir = tmp_path / "early"
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(baseline_config, run_dir, on_step_end=Interrupt(1))
+    assert (run_dir / "config.yaml").exists() and not (run_dir / "checkpoints").exists()
+    train_classifier(baseline_config, run_dir, resume=True)
+    expected = _model_tensors(baseline_run)
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in _model_tensors(run_dir).items())
+
+
+def test_max_seq_len_beyond_the_model_is_a_config_error(baseline_config, tmp_path):
+    too_long = dataclasses.replace(baseline_config, data=dataclasses.replace(baseline_config.data, max_seq_len=4096))
+    with pytest.raises(ConfigError, match="max_seq_len"):
+        train_classifier(too_long, tmp_path / "run")

@@ -14,10 +14,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
+from tunekit.atomic import atomic_path
 from tunekit.config import config_from_dict, config_to_dict, load_config
 from tunekit.data.examples import LabeledTexts, check_texts
 from tunekit.data.prepare import make_splits
-from tunekit.errors import DataError
+from tunekit.errors import DataError, RunDirError
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
 from tunekit.run.layout import RunLayout
@@ -117,11 +118,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return float(accuracy_score(list(y), predicted, sample_weight=sample_weight))
 
     def save(self, path: str | Path) -> Path:
-        """Copy the run directory (without resumable checkpoints) to ``path``."""
+        """Copy the run directory to ``path`` (which must not hold anything yet), atomically.
+
+        Raises:
+            RunDirError: ``path`` exists and is not empty.
+        """
         check_is_fitted(self, "predictor_")
         path = Path(path)
-        if path.resolve() != Path(self.run_dir_).resolve():
-            shutil.copytree(self.run_dir_, path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoints"))
+        if path.resolve() == Path(self.run_dir_).resolve():
+            return path
+        if path.exists() and any(path.iterdir()):
+            raise RunDirError(f"{path} is not empty", "save to a new directory, or delete the old one first")
+        with atomic_path(path) as tmp:
+            shutil.copytree(self.run_dir_, tmp, ignore=shutil.ignore_patterns("checkpoints"))
         return path
 
     @classmethod
@@ -133,7 +142,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                         batch_size=config.train.batch_size, learning_rate=config.train.learning_rate,
                         max_seq_len=config.data.max_seq_len, multi_label=config.data.multi_label,
                         class_weights=config.train.class_weights, validation_size=config.data.validation_size,
-                        random_state=config.train.seed, output_dir=str(path), verbose=config.train.progress_bar)
+                        random_state=config.train.seed, verbose=config.train.progress_bar)
         # every other option the run used, so `clone(loaded).fit(...)` repeats the same training
         implied = _flatten(config_to_dict(estimator._config()))
         used = _flatten(config_to_dict(config))

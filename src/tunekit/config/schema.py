@@ -6,6 +6,7 @@ checks) happens when the config is built, before any work starts.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import field
 from typing import Literal
 
@@ -61,6 +62,12 @@ class DataConfig:
             raise ValueError(f"`data.max_seq_len` must be at least 8, got {self.max_seq_len}")
         if self.long_text == "chunk" and not 0 <= self.chunk_stride < self.max_seq_len // 2:
             raise ValueError("`data.chunk_stride` must be below half of `data.max_seq_len`")
+        if self.encoding not in (None, "auto"):
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"`data.encoding`: unknown encoding {self.encoding!r}; "
+                                 "use e.g. utf-8, cp1252, latin-1 or auto") from None
         if self.long_text == "chunk" and self.text_pair_column is not None:
             raise ValueError("`data.long_text=chunk` works on single texts; set `data.long_text=truncate` for pairs")
 
@@ -83,6 +90,12 @@ class LoraConfig:
     """Dropout on the adapter input."""
     target_modules: list[str] | None = None
     """Module names to adapt. None: the attention and feed-forward projections of the architecture."""
+
+    def __post_init__(self) -> None:
+        if self.r < 1 or self.alpha < 1:
+            raise ValueError(f"`lora.r` and `lora.alpha` must be at least 1, got r={self.r}, alpha={self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`lora.dropout` must be in [0, 1), got {self.dropout}")
 
 
 @dataclass(config=_STRICT)
@@ -144,7 +157,8 @@ class TrainConfig:
             raise ValueError("`train.warmup_ratio` and `train.warmup_steps` are both set; choose one")
         if self.warmup_ratio is not None and not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"`train.warmup_ratio` must be in [0, 1), got {self.warmup_ratio}")
-        for name in ("batch_size", "gradient_accumulation_steps", "log_every_steps", "evaluations_per_epoch"):
+        for name in ("batch_size", "gradient_accumulation_steps", "log_every_steps", "evaluations_per_epoch",
+                     "min_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`train.{name}` must be at least 1")
         for name in ("epochs", "max_steps", "checkpoint_every_steps", "warmup_steps", "num_threads"):
@@ -161,6 +175,10 @@ class EvalConfig:
     """Examples per inference batch."""
     calibration_bins: int = 15
     """Equal-width confidence bins for expected calibration error and the reliability diagram."""
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.calibration_bins < 1:
+            raise ValueError("`eval.batch_size` and `eval.calibration_bins` must be at least 1")
 
 
 @dataclass(config=_STRICT)

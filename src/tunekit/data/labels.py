@@ -96,7 +96,7 @@ def _scalar(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, list | dict):
+    if isinstance(value, list | dict | tuple | np.ndarray):
         raise DataError(f"label {value!r} is a {type(value).__name__}, not a single label",
                         "set data.multi_label=true for data where a text carries several labels")
     return value

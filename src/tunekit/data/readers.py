@@ -43,7 +43,7 @@ def read_table(path: str | Path, *, encoding: str | None = None, tsv_quoting: st
     if encoding == AUTO:
         encoding = detect_encoding(path.read_bytes(), path)
     try:
-        frame = _read_by_suffix(path, suffix, encoding or "utf-8", tsv_quoting, text_columns)
+        frame = _read_by_suffix(path, suffix, encoding or "utf-8-sig", tsv_quoting, text_columns)
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path} is not valid {encoding or 'UTF-8'} (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
@@ -88,7 +88,7 @@ def _read_label_folders(root: Path, encoding: str | None) -> pd.DataFrame:
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for file in sorted(folder.glob("*.txt")):
             raw = file.read_bytes()
-            file_encoding = detect_encoding(raw, file) if encoding == AUTO else encoding or "utf-8"
+            file_encoding = detect_encoding(raw, file) if encoding == AUTO else encoding or "utf-8-sig"
             try:
                 rows.append({"text": raw.decode(file_encoding).strip(), "label": folder.name})
             except UnicodeDecodeError:

@@ -87,14 +87,17 @@ class ClassificationMetrics:
         support = tp + fn
         micro_p, micro_r, micro_f1 = (float(v) for v in _prf(tp.sum(), fp.sum(), fn.sum()))
         weights = support / max(support.sum(), 1)
+        # sklearn's default: macro averages run over the labels present in truth or predictions; for
+        # multi-label data over every label (its label set is the indicator matrix's columns)
+        present = np.ones_like(support, dtype=bool) if self.multi_label else (support + tp + fp) > 0
         accuracy = (self.exact_matches if self.multi_label else np.trace(self.confusion)) / self.count
         result: dict[str, Any] = {
             "examples": int(self.count),
             "accuracy": float(accuracy),
             "loss": float(self.loss_sum / self.count),
-            "macro_precision": float(precision.mean()),
-            "macro_recall": float(recall.mean()),
-            "macro_f1": float(f1.mean()),
+            "macro_precision": float(precision[present].mean()),
+            "macro_recall": float(recall[present].mean()),
+            "macro_f1": float(f1[present].mean()),
             "micro_precision": micro_p,
             "micro_recall": micro_r,
             "micro_f1": micro_f1,

@@ -31,17 +31,22 @@ def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size
             if out is None:
                 out = np.empty((len(encoded), probs.shape[1]), dtype=np.float32)
             out[indices] = probs
-    assert out is not None, "no examples to predict"
+    if out is None:
+        raise ValueError("no examples to predict")
     return out
 
 
-def pool_chunks(probabilities: np.ndarray, owner: np.ndarray, n_texts: int, pooling: str = "mean") -> np.ndarray:
-    """Combine per-chunk probabilities ``(n_chunks, k)`` into per-text ``(n_texts, k)``."""
+def pool_chunks(probabilities: np.ndarray, owner: np.ndarray, n_texts: int, pooling: str = "mean",
+                multi_label: bool = False) -> np.ndarray:
+    """Combine per-chunk probabilities ``(n_chunks, k)`` into per-text ``(n_texts, k)``.
+
+    Max pooling of softmax outputs is renormalised so each single-label row still sums to 1.
+    """
     if len(owner) == n_texts and np.array_equal(owner, np.arange(n_texts)):
         return probabilities
     pooled = np.zeros((n_texts, probabilities.shape[1]), dtype=np.float32)
     if pooling == "max":
         np.maximum.at(pooled, owner, probabilities)
-        return pooled
+        return pooled if multi_label else pooled / pooled.sum(axis=1, keepdims=True)
     np.add.at(pooled, owner, probabilities)
     return pooled / np.bincount(owner, minlength=n_texts)[:, None]

@@ -68,7 +68,8 @@ class Predictor:
             probabilities = example_probabilities(
                 self.model, encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
                 multi_label=self.label_map.multi_label, bf16=self.bf16, device=self.device)
-            yield pool_chunks(probabilities, encoded.owner, len(block), data.chunk_pooling)
+            yield pool_chunks(probabilities, encoded.owner, len(block), data.chunk_pooling,
+                              self.label_map.multi_label)
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         """``(n_texts, n_classes)`` probabilities (softmax, or per-label sigmoid for multi-label)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shutil
@@ -16,9 +17,10 @@ from rich.console import Console
 
 from tunekit.atomic import read_json, write_json, write_text
 from tunekit.config import RunConfig, config_to_dict, load_config
+from tunekit.config.schema import DataConfig, TrainConfig
 from tunekit.data.prepare import DataSplits, load_splits
-from tunekit.data.tokenize import encode_texts
-from tunekit.errors import RunDirError
+from tunekit.data.tokenize import EncodedTexts, encode_texts
+from tunekit.errors import ConfigError, RunDirError
 from tunekit.evaluation.evaluate import evaluate_split
 from tunekit.evaluation.metrics import ClassificationMetrics
 from tunekit.evaluation.report import markdown_section, print_summary
@@ -41,9 +43,11 @@ from tunekit.training.schedule import build_scheduler, resolve_warmup_steps
 log = logging.getLogger("tunekit")
 
 MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS = 20, 2
+EVALUATION_FILES = ("*_predictions.csv", "*_confusion_matrix.png", "*_reliability.png")
 
 
 def default_run_dir(config_name: str = "run") -> Path:
+    """``runs/<config name>-<timestamp>``."""
     return Path("runs") / f"{config_name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
@@ -52,92 +56,95 @@ def auto_epochs(per_epoch: int, min_steps: int) -> int:
     return max(MIN_AUTO_EPOCHS, min(MAX_AUTO_EPOCHS, math.ceil(min_steps / per_epoch)))
 
 
+@dataclasses.dataclass
+class EncodedSplits:
+    train: EncodedTexts
+    train_targets: np.ndarray
+    validation: EncodedTexts
+    validation_targets: np.ndarray
+
+
 def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | None = None,
                      resume: bool = False, on_step_end: Callable[[TrainerState], None] | None = None,
                      console: Console | None = None, overwrite: bool = False) -> Path:
     """Train, pick the best validation checkpoint, evaluate, and write everything into ``run_dir``.
 
     Args:
-        config: the validated run config (written resolved into the run directory).
+        config: the validated run config; its resolved form (chosen epochs, learning rate, warmup)
+            is written into the run directory.
         run_dir: output directory; with ``resume``, an interrupted run to continue.
         splits: in-memory data (the Python API); read from ``config.data`` when None.
+        resume: continue from the run's last checkpoint (from step 0 if it was killed before the first).
         on_step_end: called after every optimiser step (progress hooks, tests).
         console: where to print the evaluation summary; None prints nothing.
         overwrite: replace a previous run in ``run_dir`` instead of refusing to touch it.
+
+    Raises:
+        TunekitError: bad data, config, model or run directory, before any training starts.
     """
     layout = RunLayout(run_dir)
-    if resume and not layout.checkpoints.is_dir():
-        raise RunDirError(f"{run_dir} has no checkpoints to resume from", "start a new run without --resume")
-    if not resume:
-        _claim_run_dir(layout, overwrite)
+    _prepare_run_dir(layout, resume, overwrite)
     torch.set_num_threads(config.train.num_threads or torch.get_num_threads())
     splits = splits or load_splits(config.data)
     label_map = splits.label_map
+    model, model_dir = build_model(config, label_map)
+    tokenizer = load_tokenizer(model_dir)
+    _check_sequence_length(config.data.max_seq_len, tokenizer, model)
+    encoded = _encode_splits(tokenizer, splits, config.data)
+    config = resolve_training_plan(config, len(encoded.train), model.config.hidden_size, run_dir)
+    options = config.train
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(layout.config, yaml.safe_dump(config_to_dict(config), sort_keys=False))
     write_json(layout.labels, label_map.to_json())
-    write_json(layout.environment, describe_environment(config.train.seed))
+    write_json(layout.environment, describe_environment(options.seed))
     write_json(layout.status, {"status": "running"})
 
-    model, model_dir = build_model(config, label_map)
-    tokenizer = load_tokenizer(model_dir)
-    trainable, total = trainable_parameters(model)
-    data = config.data
-    encode = lambda split: encode_texts(tokenizer, split.texts, split.pairs, max_seq_len=data.max_seq_len,  # noqa: E731
-                                        long_text=data.long_text, chunk_stride=data.chunk_stride)
-    train_encoded, validation_encoded = encode(splits.train), encode(splits.validation)
-    train_targets = label_map.encode(splits.train.labels, delimiter=data.label_delimiter)[train_encoded.owner]
-    validation_targets = label_map.encode(splits.validation.labels, source=splits.validation.source,
-                                          delimiter=data.label_delimiter)
-
-    train = config.train
-    per_epoch = steps_per_epoch(len(train_encoded), train.batch_size, train.gradient_accumulation_steps)
-    epochs = train.epochs or auto_epochs(per_epoch, train.min_steps)
-    total_steps = train.max_steps or per_epoch * epochs
-    method = METHODS[config.method]
-    learning_rate = train.learning_rate or method.default_learning_rate(model.config.hidden_size)
-    optimizer = build_optimizer(model, learning_rate, train.weight_decay)
-    scheduler = build_scheduler(optimizer, train.lr_schedule,
-                                resolve_warmup_steps(total_steps, train.warmup_ratio, train.warmup_steps), total_steps)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
-    bf16 = resolve_bf16(train.bf16, device)
-    class_weights = balanced_class_weights(train_targets, label_map.num_labels) if train.class_weights == "balanced" \
-        else None
-    early_stopping = EarlyStopping(train.early_stopping_metric, train.early_stopping_patience)
+    bf16 = resolve_bf16(options.bf16, device)
+    total_steps = options.max_steps or options.epochs * steps_per_epoch(
+        len(encoded.train), options.batch_size, options.gradient_accumulation_steps)
+    optimizer = build_optimizer(model, options.learning_rate, options.weight_decay)
+    scheduler = build_scheduler(optimizer, options.lr_schedule, options.warmup_steps, total_steps)
+    early_stopping = EarlyStopping(options.early_stopping_metric, options.early_stopping_patience)
     state = TrainerState()
-    if resume and (checkpoint := latest_checkpoint(layout.checkpoints)) is not None:
+    checkpoint = latest_checkpoint(layout.checkpoints) if resume else None
+    if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer, scheduler)
         early_stopping.load_state_dict(state.early_stopping or {})
         log.info("resuming from %s (step %d of %d)", checkpoint.name, state.step, total_steps)
+    trainable, total = trainable_parameters(model)
     log.info("%s: %s trainable of %s parameters (%.2f%%), %d examples, %d epochs, %d steps, lr %.1e, bf16 %s",
-             config.method, f"{trainable:,}", f"{total:,}", 100 * trainable / total, len(splits.train), epochs,
-             total_steps, learning_rate, bf16)
+             config.method, f"{trainable:,}", f"{total:,}", 100 * trainable / total, len(splits.train),
+             options.epochs, total_steps, options.learning_rate, bf16)
 
     def validation_probabilities() -> np.ndarray:
         """``(n_validation_texts, num_labels)``: chunk probabilities pooled per text."""
         return pool_chunks(
-            example_probabilities(model, validation_encoded, batch_size=config.eval.batch_size,
+            example_probabilities(model, encoded.validation, batch_size=config.eval.batch_size,
                                   pad_id=tokenizer.pad_token_id, multi_label=label_map.multi_label, bf16=bf16,
                                   device=device),
-            validation_encoded.owner, len(splits.validation), data.chunk_pooling)
+            encoded.validation.owner, len(splits.validation), config.data.chunk_pooling, label_map.multi_label)
 
     def validate() -> dict:
         metrics = ClassificationMetrics(list(label_map.classes), label_map.multi_label, config.eval.calibration_bins)
-        metrics.update(validation_probabilities(), validation_targets)
+        metrics.update(validation_probabilities(), encoded.validation_targets)
         return metrics.compute()
 
+    class_weights = (balanced_class_weights(encoded.train_targets, label_map.num_labels)
+                     if options.class_weights == "balanced" else None)
     settings = LoopSettings(
-        batch_size=train.batch_size, gradient_accumulation_steps=train.gradient_accumulation_steps,
-        total_steps=total_steps, max_grad_norm=train.max_grad_norm, bf16=bf16, seed=train.seed,
-        evaluations_per_epoch=train.evaluations_per_epoch, checkpoint_every_steps=train.checkpoint_every_steps,
-        log_every_steps=train.log_every_steps, progress_bar=train.progress_bar)
-    logger = TrainingLogger(layout.train_log, layout.tensorboard if train.tensorboard else None)
+        batch_size=options.batch_size, gradient_accumulation_steps=options.gradient_accumulation_steps,
+        total_steps=total_steps, max_grad_norm=options.max_grad_norm, bf16=bf16, seed=options.seed,
+        evaluations_per_epoch=options.evaluations_per_epoch, checkpoint_every_steps=options.checkpoint_every_steps,
+        log_every_steps=options.log_every_steps, progress_bar=options.progress_bar)
+    logger = TrainingLogger(layout.train_log, layout.tensorboard if options.tensorboard else None,
+                            resume_from_step=state.step if resume else None)
     try:
-        state = train_loop(model, train_encoded, train_targets, pad_id=tokenizer.pad_token_id, optimizer=optimizer,
-                           scheduler=scheduler, settings=settings, state=state, early_stopping=early_stopping,
-                           evaluate=validate, checkpoints=layout.checkpoints, logger=logger,
-                           class_weights=class_weights, device=device, on_step_end=on_step_end)
+        state = train_loop(model, encoded.train, encoded.train_targets, pad_id=tokenizer.pad_token_id,
+                           optimizer=optimizer, scheduler=scheduler, settings=settings, state=state,
+                           early_stopping=early_stopping, evaluate=validate, checkpoints=layout.checkpoints,
+                           logger=logger, class_weights=class_weights, device=device, on_step_end=on_step_end)
     finally:
         logger.close()
 
@@ -145,34 +152,53 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
     model.eval()
     thresholds = None
     if label_map.multi_label:
-        thresholds = tune_thresholds(validation_probabilities(), validation_targets)
+        thresholds = tune_thresholds(validation_probabilities(), encoded.validation_targets)
         write_json(layout.labels, {**label_map.to_json(), "thresholds": thresholds.tolist()})
     save_model(model, tokenizer, layout.model)
-
-    predictor = Predictor(model, tokenizer, label_map, config, thresholds)
-    results = {"training": {
+    training = {
         "method": config.method, "model": config.model.name, "trainable_parameters": trainable,
-        "total_parameters": total, "epochs": epochs, "steps": state.step, "learning_rate": learning_rate,
-        "bf16": bf16, "best_step": early_stopping.best_step,
+        "total_parameters": total, "epochs": options.epochs, "steps": state.step,
+        "learning_rate": options.learning_rate, "bf16": bf16, "best_step": early_stopping.best_step,
         f"best_validation_{early_stopping.metric}": early_stopping.best,
-        "examples_seen": state.examples_seen, "train_examples": len(splits.train)}}
-    sections = []
-    for name, split in (("validation", splits.validation), ("test", splits.test)):
-        if split is None:
-            continue
-        results[name] = evaluate_split(predictor, split, run_dir, name, data.label_delimiter,
-                                       config.eval.calibration_bins)
-        sections.append(markdown_section(f"{name} — {split.source}", results[name], results[name]["plots"]))
-        if console is not None:
-            print_summary(results[name], f"{name}: {split.source}", console)
-    write_json(layout.metrics, results)
-    write_text(layout.report, _report_header(config, results) + "\n".join(sections))
+        "examples_seen": state.examples_seen, "train_examples": len(splits.train)}
+    _evaluate_and_report(Predictor(model, tokenizer, label_map, config, thresholds), splits, layout, training,
+                         console)
+    shutil.rmtree(layout.checkpoints, ignore_errors=True)  # model/ holds the best weights; checkpoints are large
     write_json(layout.status, {"status": "completed"})
     return run_dir
 
 
-def _claim_run_dir(layout: RunLayout, overwrite: bool) -> None:
-    """Refuse to mix a new run into an old one; with ``overwrite``, clear the old run's artefacts first."""
+def resolve_training_plan(config: RunConfig, n_train_examples: int, hidden_size: int, run_dir: Path) -> RunConfig:
+    """The config with every automatic choice made explicit: epochs, learning rate, warmup steps, output dir.
+
+    Written into the run directory, it re-runs (and resumes) exactly the same training.
+    """
+    options: TrainConfig = config.train
+    per_epoch = steps_per_epoch(n_train_examples, options.batch_size, options.gradient_accumulation_steps)
+    epochs = options.epochs or auto_epochs(per_epoch, options.min_steps)
+    total_steps = options.max_steps or per_epoch * epochs
+    resolved = dataclasses.replace(
+        options,
+        epochs=epochs,
+        learning_rate=options.learning_rate or METHODS[config.method].default_learning_rate(hidden_size),
+        warmup_steps=resolve_warmup_steps(total_steps, options.warmup_ratio, options.warmup_steps),
+        warmup_ratio=None,
+    )
+    return dataclasses.replace(config, train=resolved, output_dir=str(run_dir))
+
+
+def _prepare_run_dir(layout: RunLayout, resume: bool, overwrite: bool) -> None:
+    """Check a run to resume, or claim a directory for a new one (never mixing two runs)."""
+    if resume:
+        if not layout.config.exists():
+            raise RunDirError(f"{layout.root} has no config.yaml and no checkpoints to resume from",
+                              "start a new run without --resume")
+        if layout.status.exists() and read_json(layout.status).get("status") == "completed":
+            raise RunDirError(f"{layout.root} already completed; there is nothing to resume",
+                              f"evaluate it with `tunekit evaluate {layout.root} --data FILE`, or train a new run")
+        if not layout.checkpoints.is_dir():
+            log.warning("%s was stopped before its first checkpoint; starting it from step 0", layout.root)
+        return
     if not (layout.config.exists() or layout.checkpoints.exists()):
         return
     if not overwrite:
@@ -181,12 +207,55 @@ def _claim_run_dir(layout: RunLayout, overwrite: bool) -> None:
                           "or pass --overwrite to replace it")
     for path in (layout.checkpoints, layout.tensorboard, layout.model, layout.evaluations):
         shutil.rmtree(path, ignore_errors=True)
-    for path in (layout.train_log, layout.metrics, layout.report, layout.status):
+    stale = [layout.train_log, layout.metrics, layout.report, layout.status]
+    stale += [path for pattern in EVALUATION_FILES for path in layout.root.glob(pattern)]
+    for path in stale:
         path.unlink(missing_ok=True)
 
 
-def _report_header(config: RunConfig, results: dict) -> str:
-    t = results["training"]
+def _check_sequence_length(max_seq_len: int, tokenizer, model) -> None:
+    limit = min(getattr(tokenizer, "model_max_length", None) or 10**9,
+                getattr(model.config, "max_position_embeddings", None) or 10**9)
+    if max_seq_len > limit:
+        raise ConfigError(f"`data.max_seq_len`={max_seq_len} exceeds this model's limit of {limit} tokens",
+                          f"set data.max_seq_len={limit} or less (and data.long_text=chunk for long documents)")
+
+
+def _encode_splits(tokenizer, splits: DataSplits, data: DataConfig) -> EncodedSplits:
+    def encode(split) -> EncodedTexts:
+        return encode_texts(tokenizer, split.texts, split.pairs, max_seq_len=data.max_seq_len,
+                            long_text=data.long_text, chunk_stride=data.chunk_stride)
+
+    train, validation = encode(splits.train), encode(splits.validation)
+    label_map = splits.label_map
+    return EncodedSplits(
+        train=train,
+        train_targets=label_map.encode(splits.train.labels, delimiter=data.label_delimiter)[train.owner],
+        validation=validation,
+        validation_targets=label_map.encode(splits.validation.labels, source=splits.validation.source,
+                                            delimiter=data.label_delimiter),
+    )
+
+
+def _evaluate_and_report(predictor: Predictor, splits: DataSplits, layout: RunLayout, training: dict,
+                         console: Console | None) -> None:
+    """Evaluate validation and test splits; write metrics.json, report.md, predictions and plots."""
+    config = predictor.config
+    results: dict = {"training": training}
+    sections = []
+    for name, split in (("validation", splits.validation), ("test", splits.test)):
+        if split is None:
+            continue
+        results[name] = evaluate_split(predictor, split, layout.root, name, config.data.label_delimiter,
+                                       config.eval.calibration_bins)
+        sections.append(markdown_section(f"{name} — {split.source}", results[name], results[name]["plots"]))
+        if console is not None:
+            print_summary(results[name], f"{name}: {split.source}", console)
+    write_json(layout.metrics, results)
+    write_text(layout.report, _report_header(config, training) + "\n".join(sections))
+
+
+def _report_header(config: RunConfig, t: dict) -> str:
     return "\n".join([
         f"# tunekit report: {config.model.name}, {config.method}", "",
         f"- trainable parameters: {t['trainable_parameters']:,} of {t['total_parameters']:,} "
@@ -197,9 +266,8 @@ def _report_header(config: RunConfig, results: dict) -> str:
 
 
 def resume_config(run_dir: Path) -> RunConfig:
+    """The resolved config of the run in ``run_dir``, for `tunekit train --resume`."""
     layout = RunLayout(run_dir)
     if not layout.config.is_file():
         raise RunDirError(f"{run_dir} has no config.yaml, so it is not a tunekit run", "pass a run directory")
-    if layout.status.is_file() and read_json(layout.status).get("status") == "completed":
-        log.warning("%s already completed; resuming re-evaluates the final checkpoint", run_dir)
     return load_config(layout.config)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from pathlib import Path
 
@@ -117,6 +116,3 @@ def export_merged(model: nn.Module, tokenizer, label_map: LabelMap, target: Path
     return target
 
 
-def copy_tree(source: Path, target: Path) -> None:
-    with atomic_path(target) as tmp:
-        shutil.copytree(source, tmp)

@@ -68,6 +68,8 @@ def save_checkpoint(checkpoints: Path, model: nn.Module, optimizer: torch.optim.
         save_file(trainable_state(model), str(tmp / TRAINABLE))
         tensors, meta = _flatten_optimizer(optimizer.state_dict())
         tensors["rng/torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():  # dropout on a GPU draws from the device generators
+            tensors.update({f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
         save_file(tensors, str(tmp / "optimizer.safetensors"))
         (tmp / "trainer_state.json").write_text(json.dumps({
             "trainer": state.__dict__,
@@ -104,6 +106,9 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     except (OSError, json.JSONDecodeError) as exc:
         raise RunDirError(f"{path}/trainer_state.json is unreadable ({exc})", "start the run again") from None
     torch.set_rng_state(tensors.pop("rng/torch"))
+    cuda_states = [tensors.pop(key) for key in sorted(k for k in tensors if k.startswith("rng/cuda/"))]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states)
     optimizer.load_state_dict(_unflatten_optimizer(tensors, saved["optimizer"]))
     scheduler.load_state_dict(saved["scheduler"])
     return TrainerState(**saved["trainer"])

@@ -68,7 +68,8 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, *, 
     evaluation_points = {max(1, round(per_epoch * j / settings.evaluations_per_epoch))
                          for j in range(1, settings.evaluations_per_epoch + 1)}
     trainable = [p for p in model.parameters() if p.requires_grad]
-    running_loss = torch.zeros(())
+    device_class_weights = None if class_weights is None else class_weights.to(device)
+    running_loss = torch.zeros((), device=device)
     window_start, window_examples = time.perf_counter(), 0
     model.train()
     with TrainingProgress(settings.total_steps, settings.progress_bar) as progress:
@@ -82,9 +83,9 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, *, 
                     batch = {k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
                     with autocast(settings.bf16, device):
                         logits = model(**batch).logits
-                    loss = summed_loss(logits, target_tensor[indices].to(device), class_weights) / normalizer
+                    loss = summed_loss(logits, target_tensor[indices].to(device), device_class_weights) / normalizer
                     loss.backward()
-                    running_loss += loss.detach().cpu()
+                    running_loss += loss.detach()
                     window_examples += len(indices)
                 if settings.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
