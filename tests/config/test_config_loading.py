@@ -215,8 +215,8 @@ def test_round_trip_through_yaml_file(tmp_path):
     assert load_config(path) == config
 
 
-@pytest.mark.parametrize("override", ["data.encoding=klingon", "lora.r=0", "lora.dropout=1.5", "eval.calibration_bins=0",
-                                      "train.min_steps=0"])
+@pytest.mark.parametrize("override", ["data.encoding=klingon", "lora.r=0", "lora.dropout=1.5",
+                                      "eval.calibration_bins=0", "train.min_steps=0"])
 def test_option_values_are_checked_before_any_work(override):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
