@@ -34,9 +34,11 @@ EXPERIMENTS: dict[str, tuple[str, list[str], float | None, str]] = {
     "sst2-lora": ("configs/sst2_minilm_lora.yaml", [], 0.87, "SST-2 dev accuracy, MiniLM-L6 LoRA"),
     "banking77-full": ("configs/banking77_full.yaml", [], 0.90, "BANKING77 test accuracy, MiniLM-L6 full"),
     "fpb-allagree-full": ("configs/fpb_allagree_full.yaml", [], 0.95, "Financial PhraseBank AllAgree, 20% test"),
+    "fpb-allagree-lr1e-4": ("configs/fpb_allagree_full.yaml", ["train.learning_rate=1e-4"], 0.95,
+                            "Financial PhraseBank AllAgree, default lr 1e-4"),
     "sst2-mpnet-full": ("configs/sst2_mpnet_full.yaml", [], None, "SST-2 dev accuracy, MPNet-base (budgeted)"),
     # bf16 autocast vs fp32, same data, seed and budget: does the default (bf16 on) cost accuracy?
-    "fpb-allagree-fp32": ("configs/fpb_allagree_full.yaml", ["train.bf16=off"], 0.95,
+    "fpb-allagree-fp32": ("configs/fpb_allagree_full.yaml", ["train.bf16=off", "train.learning_rate=1e-4"], 0.95,
                           "Financial PhraseBank AllAgree, fp32 (bf16 check)"),
     "sst2-600steps-bf16": ("configs/sst2_minilm_full.yaml", SST2_BUDGET, None, "SST-2, 600 steps, bf16 autocast"),
     "sst2-600steps-fp32": ("configs/sst2_minilm_full.yaml", [*SST2_BUDGET, "train.bf16=off"], None,

@@ -30,3 +30,13 @@ def test_shipped_config_validates(path):
         if not (REPO / "../shared/datasets").is_dir():
             continue  # the shared datasets are not on this machine
         assert data_path.exists(), f"{path.name}: data.{split}={value} does not exist"
+
+
+def test_every_registered_method_is_a_valid_config_value():
+    """The config's `method` choices and the method registry are one list, not two that can drift."""
+    from typing import get_args
+
+    from tunekit.config import RunConfig
+    from tunekit.methods import METHODS
+
+    assert set(get_args(RunConfig.__pydantic_fields__["method"].annotation)) == set(METHODS)

@@ -50,20 +50,9 @@ def train(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in output_dir.")] = False,
 ) -> None:
     """Fine-tune a model on labeled texts and evaluate it."""
-    from tunekit.config import load_config
-    from tunekit.recipes.train_classifier import default_run_dir, resume_config, train_classifier
+    from tunekit.recipes.train_classifier import train_from_command_line
 
-    if resume is not None:
-        run_config = resume_config(resume)
-        run_dir = resume
-    else:
-        overrides = list(overrides or [])
-        if config is not None and "=" in str(config) and not config.exists():  # `tunekit train key=value ...`
-            overrides, config = [str(config), *overrides], None
-        run_config = load_config(config, overrides)
-        run_dir = Path(run_config.output_dir) if run_config.output_dir else default_run_dir(
-            config.stem if config else "run")
-    train_classifier(run_config, run_dir, resume=resume is not None, console=Console(), overwrite=overwrite)
+    run_dir = train_from_command_line(config, overrides or [], resume=resume, overwrite=overwrite, console=Console())
     err.print(f"[green]done:[/] {run_dir} (report: {run_dir / 'report.md'})")
 
 
@@ -78,7 +67,7 @@ def evaluate(
     """Score a run on labeled data: per-class metrics, confusion matrix, calibration, predictions."""
     from tunekit.recipes.evaluate_run import evaluate_run
 
-    _, out_dir = evaluate_run(run_dir, data, out, batch_size)
+    _, out_dir = evaluate_run(run_dir, data, out, batch_size, console=Console())
     err.print(f"[green]written:[/] {out_dir}")
 
 
@@ -116,16 +105,14 @@ def export(
 @_friendly_errors
 def models() -> None:
     """List the models that load offline."""
-    from tunekit.models import ALIASES
+    from tunekit.models import alias_status
 
     table = Table(title="offline models (model.name=...)")
     for column in ("alias", "model", "status"):
         table.add_column(column)
-    for alias in ALIASES.values():
-        try:
-            path = alias.locate()
-        except TunekitError as exc:
-            status = f"[red]broken: {exc.problem}[/]"
+    for alias, path, problem in alias_status():
+        if problem:
+            status = f"[red]broken: {problem}[/]"
         else:
             status = f"[green]installed[/] {path}" if path else f"[yellow]not installed[/]: {alias.install}"
         table.add_row(alias.name, alias.description, status)

@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from tunekit.atomic import atomic_path
-from tunekit.config import config_from_dict, config_to_dict, load_config
+from tunekit.config import RunConfig, config_from_dict, config_to_dict, load_config, set_dotted
 from tunekit.data.examples import LabeledTexts, check_texts
 from tunekit.data.prepare import make_splits
 from tunekit.errors import DataError, RunDirError
@@ -67,7 +67,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.config_overrides = config_overrides
         self.verbose = verbose
 
-    def _config(self):
+    def _config(self) -> RunConfig:
         raw = {
             "model": {"name": self.model},
             "method": self.method,
@@ -79,8 +79,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "output_dir": self.output_dir,
         }
         for key, value in (self.config_overrides or {}).items():
-            section, _, leaf = key.rpartition(".")
-            (raw.setdefault(section, {}) if section else raw)[leaf] = value
+            set_dotted(raw, key, value)
         return config_from_dict(raw)
 
     def fit(self, X: Texts, y: Sequence[Any]) -> TextClassifier:

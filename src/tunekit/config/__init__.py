@@ -1,6 +1,6 @@
 """Configuration dataclasses and their YAML/CLI loading."""
 
-from tunekit.config.loading import config_from_dict, config_to_dict, load_config, option_help
+from tunekit.config.loading import config_from_dict, config_to_dict, load_config, option_help, set_dotted
 from tunekit.config.schema import (
     DataConfig,
     EvalConfig,
@@ -21,4 +21,5 @@ __all__ = [
     "config_to_dict",
     "load_config",
     "option_help",
+    "set_dotted",
 ]

@@ -40,13 +40,18 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
     key, sep, value = override.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {override!r} is not of the form key=value", "write e.g. train.learning_rate=3e-5")
-    parts = key.strip().split(".")
+    set_dotted(raw, key.strip(), _parse_value(value))
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``raw["train"]["learning_rate"]`` for the key ``train.learning_rate``, creating sections."""
+    parts = key.split(".")
     node = raw
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"override {override!r}: `{part}` is not a section", None)
-    node[parts[-1]] = _parse_value(value)
+            raise ConfigError(f"`{key}`: `{part}` is not a section", "check the option name with `tunekit options`")
+    node[parts[-1]] = value
 
 
 _NULL_SPELLINGS = ("null", "Null", "NULL", "~", "''", '""')

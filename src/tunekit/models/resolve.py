@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunekit.errors import ModelUnavailableError
-from tunekit.models.registry import ALIASES
+from tunekit.errors import ModelUnavailableError, TunekitError
+from tunekit.models.registry import ALIASES, ModelAlias
+
+
+def alias_status() -> list[tuple[ModelAlias, Path | None, str | None]]:
+    """(alias, local directory or None when not installed, problem or None) for every alias."""
+    rows = []
+    for alias in ALIASES.values():
+        try:
+            rows.append((alias, alias.locate(), None))
+        except TunekitError as exc:
+            rows.append((alias, None, exc.problem))
+    return rows
 
 
 def offline_choices() -> str:
-    """One line per alias with whether it is installed, for error messages and `tunekit models`."""
+    """One line per alias with the command that installs it, for error messages."""
     lines = []
     for alias in ALIASES.values():
         lines.append(f"  {alias.name:<12} {alias.description}  (install: {alias.install})")

@@ -6,8 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from tunekit.atomic import write_json, write_text
-from tunekit.data.prepare import load_labeled
+from tunekit.data.prepare import load_labeled, warn_on_overlap
 from tunekit.evaluation.evaluate import evaluate_split
 from tunekit.evaluation.report import markdown_section, print_summary
 from tunekit.inference.predictor import Predictor
@@ -15,20 +17,24 @@ from tunekit.run.layout import RunLayout
 
 
 def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None,
-                 batch_size: int | None = None) -> tuple[dict[str, Any], Path]:
+                 batch_size: int | None = None, console: Console | None = None) -> tuple[dict[str, Any], Path]:
     """Evaluate ``run_dir``'s model on ``data_path`` (same column mapping as training).
 
     Writes metrics.json, report.md, predictions and plots into ``out_dir``
-    (default ``RUN_DIR/evaluations/<file>-<time>``). Returns (metrics, out_dir).
+    (default ``RUN_DIR/evaluations/<file>-<time>``); prints a summary to ``console`` if given.
+    Also warns when evaluation texts occur in the run's training data. Returns (metrics, out_dir).
     """
     predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size)
     data_config = predictor.config.data
     data = load_labeled(data_path, data_config)
+    if data_config.train and Path(data_config.train).exists():
+        warn_on_overlap(load_labeled(data_config.train, data_config), data)
     out_dir = out_dir or RunLayout(run_dir).evaluations / f"{Path(data_path).stem}-{datetime.now():%Y%m%d-%H%M%S}"
     metrics = evaluate_split(predictor, data, out_dir, "eval", data_config.label_delimiter,
                              predictor.config.eval.calibration_bins)
     write_json(out_dir / "metrics.json", metrics)
     write_text(out_dir / "report.md", f"# Evaluation of {run_dir}\n\n" +
                markdown_section(f"eval — {data_path}", metrics, metrics["plots"]))
-    print_summary(metrics, f"eval: {data_path}")
+    if console is not None:
+        print_summary(metrics, f"eval: {data_path}", console)
     return metrics, out_dir

@@ -265,6 +265,22 @@ def _report_header(config: RunConfig, t: dict) -> str:
         f"- best checkpoint: step {t['best_step']}", "", ""])
 
 
+def train_from_command_line(config_path: Path | None, overrides: list[str], *, resume: Path | None = None,
+                            overwrite: bool = False, console: Console | None = None) -> Path:
+    """`tunekit train [CONFIG] [key=value ...]` or `tunekit train --resume RUN_DIR`; returns the run directory.
+
+    The config file is optional: a first argument of the form key=value is an override.
+    """
+    if resume is not None:
+        return train_classifier(resume_config(resume), resume, resume=True, console=console)
+    if config_path is not None and "=" in str(config_path) and not config_path.exists():
+        overrides, config_path = [str(config_path), *overrides], None
+    config = load_config(config_path, overrides)
+    run_dir = Path(config.output_dir) if config.output_dir else default_run_dir(
+        config_path.stem if config_path else "run")
+    return train_classifier(config, run_dir, console=console, overwrite=overwrite)
+
+
 def resume_config(run_dir: Path) -> RunConfig:
     """The resolved config of the run in ``run_dir``, for `tunekit train --resume`."""
     layout = RunLayout(run_dir)
