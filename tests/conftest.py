@@ -30,6 +30,14 @@ def sentiment_csv(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def sentiment_file(tmp_path_factory) -> Path:
+    """The same 200 rows as ``sentiment_csv``, written once per session for read-only use."""
+    path = tmp_path_factory.mktemp("data") / "sentiment.csv"
+    pd.DataFrame(make_sentiment_rows(200)).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture
 def tiny_config(tiny_model_dir):
     """Factory: ``tiny_config(train={"epochs": 1}, data={"train": "x.csv"})``."""

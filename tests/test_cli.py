@@ -52,13 +52,6 @@ def assert_friendly_error(result, *fragments: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def sentiment_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "sentiment.csv"
-    pd.DataFrame(make_sentiment_rows(200)).to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="module")
 def trained_run(tiny_model_dir, sentiment_file, tmp_path_factory) -> Path:
     """`tunekit train key=value ...` with no YAML file: the run evaluate/predict/export use."""
     run_dir = tmp_path_factory.mktemp("cli") / "run"

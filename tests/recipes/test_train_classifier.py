@@ -42,13 +42,6 @@ class Interrupt:
 
 
 @pytest.fixture(scope="module")
-def sentiment_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "sentiment.csv"
-    pd.DataFrame(make_sentiment_rows(200)).to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="module")
 def baseline_config(tiny_model_dir, sentiment_file):
     return tiny_run_config(tiny_model_dir, data={"train": str(sentiment_file)},
                            train=dict(CHECKPOINTED))
