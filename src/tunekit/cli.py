@@ -17,7 +17,7 @@ from rich.table import Table
 from tunekit.errors import TunekitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Fine-tune, evaluate and serve text classifiers.")
+                  help="Fine-tune, evaluate and export text classifiers.")
 err = Console(stderr=True)
 
 
