@@ -14,7 +14,7 @@ from tunekit.atomic import read_json
 from tunekit.config import RunConfig, load_config
 from tunekit.data.examples import check_texts
 from tunekit.data.labels import LabelMap
-from tunekit.data.tokenize import encode_texts
+from tunekit.data.tokenize import EncodedTexts, encode_texts
 from tunekit.inference.batch import example_probabilities, pool_chunks
 from tunekit.run.layout import RunLayout
 from tunekit.run.model_io import load_model, load_tokenizer
@@ -65,11 +65,15 @@ class Predictor:
             block_pairs = None if pairs is None else list(pairs[start:start + block_size])
             encoded = encode_texts(self.tokenizer, block, block_pairs, max_seq_len=data.max_seq_len,
                                    long_text=data.long_text, chunk_stride=data.chunk_stride)
-            probabilities = example_probabilities(
-                self.model, encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
-                multi_label=self.label_map.multi_label, bf16=self.bf16, device=self.device)
-            yield pool_chunks(probabilities, encoded.owner, len(block), data.chunk_pooling,
-                              self.label_map.multi_label)
+            yield self.pooled_probabilities(encoded, len(block))
+
+    def pooled_probabilities(self, encoded: EncodedTexts, n_texts: int) -> np.ndarray:
+        """``(n_texts, n_classes)`` for already-tokenised examples, chunks pooled per text."""
+        probabilities = example_probabilities(
+            self.model, encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
+            multi_label=self.label_map.multi_label, bf16=self.bf16, device=self.device)
+        return pool_chunks(probabilities, encoded.owner, n_texts, self.config.data.chunk_pooling,
+                           self.label_map.multi_label)
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         """``(n_texts, n_classes)`` probabilities (softmax, or per-label sigmoid for multi-label)."""

@@ -25,7 +25,6 @@ from tunekit.evaluation.evaluate import evaluate_split
 from tunekit.evaluation.metrics import ClassificationMetrics
 from tunekit.evaluation.report import markdown_section, print_summary
 from tunekit.evaluation.thresholds import tune_thresholds
-from tunekit.inference.batch import example_probabilities, pool_chunks
 from tunekit.inference.predictor import Predictor
 from tunekit.methods import METHODS, trainable_parameters
 from tunekit.run.environment import describe_environment
@@ -93,11 +92,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
     encoded = _encode_splits(tokenizer, splits, config.data)
     config = resolve_training_plan(config, len(encoded.train), model.config.hidden_size, run_dir)
     options = config.train
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(layout.config, yaml.safe_dump(config_to_dict(config), sort_keys=False))
-    write_json(layout.labels, label_map.to_json())
-    write_json(layout.environment, describe_environment(options.seed))
-    write_json(layout.status, {"status": "running"})
+    _write_run_files(layout, config, label_map.to_json())
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
@@ -120,11 +115,8 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
 
     def validation_probabilities() -> np.ndarray:
         """``(n_validation_texts, num_labels)``: chunk probabilities pooled per text."""
-        return pool_chunks(
-            example_probabilities(model, encoded.validation, batch_size=config.eval.batch_size,
-                                  pad_id=tokenizer.pad_token_id, multi_label=label_map.multi_label, bf16=bf16,
-                                  device=device),
-            encoded.validation.owner, len(splits.validation), config.data.chunk_pooling, label_map.multi_label)
+        return Predictor(model, tokenizer, label_map, config).pooled_probabilities(encoded.validation,
+                                                                                  len(splits.validation))
 
     def validate() -> dict:
         metrics = ClassificationMetrics(list(label_map.classes), label_map.multi_label, config.eval.calibration_bins)
@@ -133,11 +125,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
 
     class_weights = (balanced_class_weights(encoded.train_targets, label_map.num_labels)
                      if options.class_weights == "balanced" else None)
-    settings = LoopSettings(
-        batch_size=options.batch_size, gradient_accumulation_steps=options.gradient_accumulation_steps,
-        total_steps=total_steps, max_grad_norm=options.max_grad_norm, bf16=bf16, seed=options.seed,
-        evaluations_per_epoch=options.evaluations_per_epoch, checkpoint_every_steps=options.checkpoint_every_steps,
-        log_every_steps=options.log_every_steps, progress_bar=options.progress_bar)
+    settings = _loop_settings(options, total_steps, bf16)
     logger = TrainingLogger(layout.train_log, layout.tensorboard if options.tensorboard else None,
                             resume_from_step=state.step if resume else None)
     try:
@@ -149,12 +137,11 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         logger.close()
 
     load_trainable(model, layout.best / "trainable.safetensors")
-    model.eval()
     thresholds = None
     if label_map.multi_label:
         thresholds = tune_thresholds(validation_probabilities(), encoded.validation_targets)
         write_json(layout.labels, {**label_map.to_json(), "thresholds": thresholds.tolist()})
-    save_model(model, tokenizer, layout.model)
+    save_model(model.eval(), tokenizer, layout.model)
     training = {
         "method": config.method, "model": config.model.name, "trainable_parameters": trainable,
         "total_parameters": total, "epochs": options.epochs, "steps": state.step,
@@ -163,9 +150,23 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         "examples_seen": state.examples_seen, "train_examples": len(splits.train)}
     _evaluate_and_report(Predictor(model, tokenizer, label_map, config, thresholds), splits, layout, training,
                          console)
-    shutil.rmtree(layout.checkpoints, ignore_errors=True)  # model/ holds the best weights; checkpoints are large
-    write_json(layout.status, {"status": "completed"})
     return run_dir
+
+
+def _write_run_files(layout: RunLayout, config: RunConfig, labels: dict) -> None:
+    layout.root.mkdir(parents=True, exist_ok=True)
+    write_text(layout.config, yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    write_json(layout.labels, labels)
+    write_json(layout.environment, describe_environment(config.train.seed))
+    write_json(layout.status, {"status": "running"})
+
+
+def _loop_settings(options: TrainConfig, total_steps: int, bf16: bool) -> LoopSettings:
+    return LoopSettings(
+        batch_size=options.batch_size, gradient_accumulation_steps=options.gradient_accumulation_steps,
+        total_steps=total_steps, max_grad_norm=options.max_grad_norm, bf16=bf16, seed=options.seed,
+        evaluations_per_epoch=options.evaluations_per_epoch, checkpoint_every_steps=options.checkpoint_every_steps,
+        log_every_steps=options.log_every_steps, progress_bar=options.progress_bar)
 
 
 def resolve_training_plan(config: RunConfig, n_train_examples: int, hidden_size: int, run_dir: Path) -> RunConfig:
@@ -239,7 +240,8 @@ def _encode_splits(tokenizer, splits: DataSplits, data: DataConfig) -> EncodedSp
 
 def _evaluate_and_report(predictor: Predictor, splits: DataSplits, layout: RunLayout, training: dict,
                          console: Console | None) -> None:
-    """Evaluate validation and test splits; write metrics.json, report.md, predictions and plots."""
+    """Evaluate validation and test splits; write metrics.json, report.md, predictions and plots; mark the run
+    completed."""
     config = predictor.config
     results: dict = {"training": training}
     sections = []
@@ -253,6 +255,8 @@ def _evaluate_and_report(predictor: Predictor, splits: DataSplits, layout: RunLa
             print_summary(results[name], f"{name}: {split.source}", console)
     write_json(layout.metrics, results)
     write_text(layout.report, _report_header(config, training) + "\n".join(sections))
+    shutil.rmtree(layout.checkpoints, ignore_errors=True)  # model/ holds the best weights; checkpoints are large
+    write_json(layout.status, {"status": "completed"})
 
 
 def _report_header(config: RunConfig, t: dict) -> str:
