@@ -171,3 +171,16 @@ def test_utf8_bom_csv_header_is_clean_with_auto(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbftext,label\nhello,a\n")
     assert list(read_table(path, encoding="auto").columns) == ["text", "label"]
+
+
+def test_read_text_file_decodes_or_explains(tmp_path):
+    from tunekit.data.readers import read_text_file
+
+    path = tmp_path / "texts.txt"
+    path.write_bytes("caf\xe9 au lait\n".encode("cp1252"))
+    with pytest.raises(DataError) as error:
+        read_text_file(path)
+    assert "data.encoding" in error.value.fix
+    assert read_text_file(path, "auto") == "café au lait\n"
+    with pytest.raises(DataError, match="does not exist"):
+        read_text_file(tmp_path / "missing.txt")

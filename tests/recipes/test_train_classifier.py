@@ -24,6 +24,7 @@ from tunekit.errors import ConfigError, RunDirError
 from tunekit.evaluation.thresholds import GRID
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
+from tunekit.run.export import export_run
 from tunekit.run.model_io import build_model
 
 # 162 training rows in batches of 16: 11 steps an epoch, so checkpoints at 3, 6, 9, 11 (evaluation), 12, ...
@@ -239,6 +240,8 @@ def test_multi_label_jsonl_trains_and_tunes_thresholds(tiny_config, tmp_path):
     assert metrics["test"]["micro_f1"] > 0.9
     pngs = sorted(p.name for p in run_dir.glob("*.png"))
     assert pngs == ["test_reliability.png", "validation_reliability.png"]  # no confusion matrix
+    exported = export_run(run_dir, tmp_path / "export")  # the tuned thresholds travel with the export
+    assert json.loads((exported / "tunekit_labels.json").read_text())["thresholds"] == labels["thresholds"]
 
 
 def test_multi_label_long_texts_pool_chunks_before_tuning_thresholds(tiny_config, tmp_path):

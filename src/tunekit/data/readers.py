@@ -115,3 +115,21 @@ def detect_encoding(raw: bytes, path: Path) -> str:
         log.warning("%s is not UTF-8; decoding it as %s", path, candidate)
         return candidate
     return "latin-1"
+
+
+def read_text_file(path: Path, encoding: str | None = None) -> str:
+    """A whole text file, decoded like the data files (`data.encoding`, `auto`), with a clear error.
+
+    Raises:
+        DataError: the file is missing or not decodable with ``encoding``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist", "check the path")
+    raw = path.read_bytes()
+    chosen = detect_encoding(raw, path) if encoding == AUTO else encoding or "utf-8-sig"
+    try:
+        return raw.decode(chosen)
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not valid {chosen}",
+                        "set `data.encoding` in the run's config, or convert the file to UTF-8") from None

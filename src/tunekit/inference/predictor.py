@@ -94,4 +94,5 @@ class Predictor:
     def to(self, device: str | torch.device) -> Predictor:
         self.model.to(device)
         self.device = torch.device(device)
+        self.bf16 = resolve_bf16(self.config.train.bf16, self.device)
         return self

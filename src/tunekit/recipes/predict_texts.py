@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit.data.prepare import load_labeled
+from tunekit.data.readers import read_text_file
 from tunekit.errors import DataError
 from tunekit.inference.predictor import Predictor
 
@@ -16,8 +17,9 @@ def predict_texts(run_dir: Path, texts: list[str], file: Path | None = None) -> 
     predictor = Predictor.from_run_dir(run_dir)
     pairs = None
     if file is not None:
-        if file.suffix.lower() == ".txt":
-            texts = [line for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if file.suffix.lower() == ".txt":  # one text per line
+            texts = [line for line in read_text_file(file, predictor.config.data.encoding).splitlines()
+                     if line.strip()]
         else:
             data = load_labeled(str(file), predictor.config.data, require_labels=False)
             texts, pairs = data.texts, data.pairs

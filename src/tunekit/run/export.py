@@ -11,4 +11,5 @@ from tunekit.run.model_io import export_merged
 def export_run(run_dir: Path, target: Path) -> Path:
     """Merge adapters (if any) into the weights and write a directory `from_pretrained` loads."""
     predictor = Predictor.from_run_dir(run_dir)
-    return export_merged(predictor.model, predictor.tokenizer, predictor.label_map, target)
+    thresholds = predictor.thresholds.tolist() if predictor.label_map.multi_label else None
+    return export_merged(predictor.model, predictor.tokenizer, predictor.label_map, target, thresholds)

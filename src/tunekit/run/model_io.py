@@ -103,8 +103,12 @@ def load_model(model_dir: Path, config: RunConfig, label_map: LabelMap) -> nn.Mo
     return model.eval()
 
 
-def export_merged(model: nn.Module, tokenizer, label_map: LabelMap, target: Path) -> Path:
-    """Write a plain transformers model (adapters merged into the weights) that loads without tunekit."""
+def export_merged(model: nn.Module, tokenizer, label_map: LabelMap, target: Path,
+                  thresholds: list[float] | None = None) -> Path:
+    """Write a plain transformers model (adapters merged into the weights) that loads without tunekit.
+
+    ``tunekit_labels.json`` beside it keeps the label order and, for multi-label models, the tuned thresholds.
+    """
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     model.config.id2label = {i: str(c) for i, c in enumerate(label_map.classes)}
@@ -112,7 +116,8 @@ def export_merged(model: nn.Module, tokenizer, label_map: LabelMap, target: Path
     with atomic_path(target) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "tunekit_labels.json").write_text(json.dumps(label_map.to_json(), indent=2))
+        labels = {**label_map.to_json(), **({"thresholds": thresholds} if thresholds is not None else {})}
+        (tmp / "tunekit_labels.json").write_text(json.dumps(labels, indent=2))
     return target
 
 
