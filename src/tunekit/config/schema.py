@@ -185,6 +185,8 @@ class EvalConfig:
 class RunConfig:
     """Everything one `tunekit train` needs; written resolved into every run directory as config.yaml."""
 
+    task: Literal["classification", "token_classification"] = "classification"
+    """What the model predicts: one label per text, or one IOB2 tag per word (named entities)."""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     method: Literal["full", "lora"] = "full"
