@@ -305,9 +305,9 @@ def test_balanced_class_weights_reach_the_loss(tiny_config, tmp_path, monkeypatc
     seen = {}
     real_loop = recipe.train_loop
 
-    def spy(model, encoded, targets, **kwargs):
-        seen["targets"], seen["class_weights"] = targets.copy(), kwargs["class_weights"]
-        return real_loop(model, encoded, targets, **kwargs)
+    def spy(model, encoded, objective, **kwargs):
+        seen["targets"], seen["class_weights"] = objective.labels.numpy().copy(), objective.class_weights
+        return real_loop(model, encoded, objective, **kwargs)
 
     monkeypatch.setattr(recipe, "train_loop", spy)
     config = tiny_config(data={"train": str(path)},

@@ -17,7 +17,7 @@ from tunekit.data.tokenize import EncodedTexts
 from tunekit.training.checkpoint import TrainerState, save_checkpoint, save_trainable
 from tunekit.training.early_stopping import EarlyStopping
 from tunekit.training.logger import TrainingLogger
-from tunekit.training.loss import example_weights, summed_loss
+from tunekit.training.objectives import Objective
 from tunekit.training.precision import autocast
 from tunekit.training.progress import TrainingProgress
 
@@ -51,24 +51,28 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, accumulation: int, seed:
     return [batches[i:i + accumulation] for i in range(0, len(batches), accumulation)]
 
 
-def train_loop(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, *, pad_id: int,
+def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *, pad_id: int,
                optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
                settings: LoopSettings, state: TrainerState, early_stopping: EarlyStopping,
                evaluate: Callable[[], dict], checkpoints: Path, logger: TrainingLogger,
-               class_weights: torch.Tensor | None = None, device: torch.device | None = None,
+               device: torch.device | None = None, after_optimizer_step: Callable[[int], None] | None = None,
                on_step_end: Callable[[TrainerState], None] | None = None) -> TrainerState:
     """Train until the step budget is spent or early stopping fires; returns the final state.
+
+    Args:
+        objective: gathers each batch's targets and scores the logits (per example or per token).
+        after_optimizer_step: called with the new step number right after each optimiser step, before
+            the gradients are cleared (AdaLoRA's rank allocation reads them).
+        on_step_end: called with the state at the end of every step (progress hooks, tests).
 
     The best model's trainable tensors are kept in ``checkpoints/best`` and restored at the end.
     """
     device = device or torch.device("cpu")
-    target_tensor = torch.from_numpy(targets)
     lengths = encoded.lengths
     per_epoch = steps_per_epoch(len(encoded), settings.batch_size, settings.gradient_accumulation_steps)
     evaluation_points = {max(1, round(per_epoch * j / settings.evaluations_per_epoch))
                          for j in range(1, settings.evaluations_per_epoch + 1)}
     trainable = [p for p in model.parameters() if p.requires_grad]
-    device_class_weights = None if class_weights is None else class_weights.to(device)
     running_loss = torch.zeros((), device=device)
     window_start, window_examples = time.perf_counter(), 0
     model.train()
@@ -78,12 +82,13 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, *, 
             groups = epoch_batches(lengths, settings.batch_size, settings.gradient_accumulation_steps,
                                    settings.seed, state.epoch)
             for group in groups[state.batches_done_in_epoch:]:
-                normalizer = sum(float(example_weights(target_tensor[b], class_weights).sum()) for b in group)
+                normalizer = max(sum(objective.weight(b) for b in group), 1e-12)  # a step may hold no labelled token
                 for indices in group:
                     batch = {k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
+                    targets = objective.targets(indices, batch["input_ids"].shape[1]).to(device)
                     with autocast(settings.bf16, device):
                         logits = model(**batch).logits
-                    loss = summed_loss(logits, target_tensor[indices].to(device), device_class_weights) / normalizer
+                    loss = objective.summed_loss(logits, targets) / normalizer
                     loss.backward()
                     running_loss += loss.detach()
                     window_examples += len(indices)
@@ -91,8 +96,10 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, *, 
                     torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
                 state.step += 1
+                if after_optimizer_step is not None:
+                    after_optimizer_step(state.step)
+                optimizer.zero_grad(set_to_none=True)
                 state.batches_done_in_epoch += 1
                 state.examples_seen += sum(len(b) for b in group)
                 if state.step % settings.log_every_steps == 0:  # the only host sync of the step

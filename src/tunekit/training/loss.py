@@ -1,10 +1,12 @@
-"""Classification losses, normalised per optimiser step so gradient accumulation is exact."""
+"""Classification and tagging losses, normalised per optimiser step so gradient accumulation is exact."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+IGNORED_TOKEN = -100  # target of positions without a label (special tokens, non-first sub-words, padding)
 
 
 def balanced_class_weights(label_ids: np.ndarray, num_labels: int) -> torch.Tensor:
@@ -39,3 +41,15 @@ def summed_loss(logits: torch.Tensor, targets: torch.Tensor, class_weights: torc
         per_label = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=class_weights, reduction="none")
         return per_label.mean(dim=1).sum()
     return F.cross_entropy(logits, targets, weight=class_weights, reduction="sum")
+
+
+def summed_token_loss(logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:
+    """Token-level cross-entropy summed over every labelled position of the batch.
+
+    Args:
+        logits: ``(batch, seq_len, num_labels)``.
+        targets: ``(batch, seq_len)`` tag ids, `IGNORED_TOKEN` where a position carries no label.
+        class_weights: ``(num_labels,)`` or None.
+    """
+    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), weight=class_weights,
+                           ignore_index=IGNORED_TOKEN, reduction="sum")
