@@ -133,6 +133,75 @@ def options() -> None:
     Console().print(table)
 
 
+@app.command()
+@_friendly_errors
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to expose it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes, each with its own copy of the model.")] = 1,
+    config: Annotated[Path | None, typer.Option(help="Serving YAML: limits, batching, alerts (docs/serving.md).")]
+    = None,
+    store: Annotated[Path | None, typer.Option(help="API key store (default ~/.tunekit/keys.sqlite).")] = None,
+    allow_failed_audit: Annotated[bool, typer.Option("--allow-failed-audit",
+                                                     help="Serve a run whose audit failed.")] = False,
+) -> None:
+    """Serve a run as an HTTP API with API keys, micro-batching and monitoring."""
+    from tunekit.serve.server import run_server
+
+    run_server(run_dir, host=host, port=port, workers=workers, config_path=config, key_store_path=store,
+               allow_failed_audit=allow_failed_audit)
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys for `tunekit serve`.")
+app.add_typer(keys_app, name="keys")
+StoreOption = Annotated[Path | None, typer.Option(help="Key store (default ~/.tunekit/keys.sqlite).")]
+
+
+@keys_app.command("create")
+@_friendly_errors
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. billing-service.")],
+    scope: Annotated[str, typer.Option(help="predict, explain or admin (admin may call every route).")] = "predict",
+    rate_limit: Annotated[int | None, typer.Option(help="Requests per minute; no limit when omitted.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Create a key and print it once: it cannot be shown again."""
+    from tunekit.serve.keys import KeyStore
+
+    key = KeyStore(store).create(name, scope, rate_limit)
+    sys.stdout.write(key + "\n")
+    err.print(f"[green]created[/] key {name!r} (scope {scope}). Store it now: only its hash is kept.")
+
+
+@keys_app.command("list")
+@_friendly_errors
+def keys_list(store: StoreOption = None) -> None:
+    """List keys (prefix, name, scope, rate limit, state); never the keys themselves."""
+    from tunekit.serve.keys import KeyStore
+
+    table = Table(title="API keys")
+    for column in ("prefix", "name", "scope", "rate limit / min", "state"):
+        table.add_column(column)
+    for key in KeyStore(store).list():
+        table.add_row(key.prefix, key.name, key.scope, str(key.rate_limit_per_minute or "none"),
+                      "active" if key.active else "[red]revoked[/]")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+@_friendly_errors
+def keys_revoke(
+    name_or_prefix: Annotated[str, typer.Argument(help="The key's name or prefix (see `tunekit keys list`).")],
+    store: StoreOption = None,
+) -> None:
+    """Revoke keys by name or prefix; running servers refuse them from the next request."""
+    from tunekit.serve.keys import KeyStore
+
+    for key in KeyStore(store).revoke(name_or_prefix):
+        err.print(f"[yellow]revoked[/] {key.prefix} ({key.name})")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)])
     app()

@@ -1,0 +1,141 @@
+"""The served model: a run directory loaded once, answering plain-Python predictions for the routes.
+
+It dispatches on the run's ``task``: a classification run answers labels and probabilities through `Predictor`;
+a token-classification run answers entities with character offsets through `TagPredictor`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunekit.atomic import read_json
+from tunekit.config import load_config
+from tunekit.errors import RunDirError, TunekitError
+from tunekit.run.layout import RunLayout
+
+log = logging.getLogger(__name__)
+MODEL_CARD = "MODEL_CARD.md"
+AUDIT_FILE = Path("audit") / "audit.json"
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """What the run's audit says: ``status`` is ``passed``, ``failed`` or ``not audited``."""
+
+    status: str
+    details: dict[str, Any] | None = None
+
+
+def read_audit_verdict(run_dir: Path) -> AuditVerdict:
+    """The audit gate of ``RUN_DIR/audit/audit.json`` (written by `tunekit audit`)."""
+    path = run_dir / AUDIT_FILE
+    if not path.is_file():
+        return AuditVerdict("not audited")
+    try:
+        gate = read_json(path)["gate"]
+        passed = gate["passed"]
+    except (ValueError, KeyError, TypeError):
+        raise RunDirError(f"{path} is not a readable audit result", "run the audit again") from None
+    return AuditVerdict("passed" if passed is True else "failed", gate)
+
+
+def check_audit_gate(run_dir: Path, allow_failed_audit: bool) -> AuditVerdict:
+    """Refuse a run whose audit failed (unless allowed); warn about a run never audited.
+
+    Raises:
+        TunekitError: the audit failed and ``allow_failed_audit`` is False.
+    """
+    verdict = read_audit_verdict(run_dir)
+    if verdict.status == "failed" and not allow_failed_audit:
+        raise TunekitError(f"the audit of {run_dir} failed; refusing to serve it",
+                           f"read {run_dir / AUDIT_FILE}, fix the model, or pass --allow-failed-audit to serve anyway")
+    if verdict.status == "failed":
+        log.warning("serving %s although its audit failed (--allow-failed-audit)", run_dir)
+    elif verdict.status == "not audited":
+        log.warning("%s has never been audited; serving it anyway", run_dir)
+    return verdict
+
+
+@dataclass
+class ModelService:
+    """A loaded run: ``predict(texts)`` gives one JSON-ready dict per text, in input order."""
+
+    run_dir: Path
+    task: str
+    model: Any  # a `Predictor`, or a `TagPredictor` for token classification
+    audit: AuditVerdict
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, *, model_batch_size: int | None = None,
+             allow_failed_audit: bool = False) -> ModelService:
+        """Check the audit gate, then load the run's model for its task.
+
+        Raises:
+            TunekitError: the run is unfinished or unreadable, or its audit failed.
+        """
+        run_dir = Path(run_dir)
+        layout = RunLayout(run_dir).require_finished()
+        audit = check_audit_gate(run_dir, allow_failed_audit)
+        task = load_config(layout.config).task
+        if task == "token_classification":
+            model = _load_tagger(run_dir)
+        else:
+            from tunekit.inference.predictor import Predictor
+
+            model = Predictor.from_run_dir(run_dir, batch_size=model_batch_size)
+        metrics = read_json(layout.metrics) if layout.metrics.is_file() else {}
+        return cls(run_dir, task, model, audit, metrics)
+
+    @property
+    def labels(self) -> list[Any]:
+        """The label set: classes of a classifier, entity types of a tagger."""
+        if self.task == "token_classification":
+            return list(getattr(self.model, "entity_types", getattr(self.model, "classes", [])))
+        return [_plain(c) for c in self.model.classes]
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Labels and probabilities (classification) or entities (token classification) per text."""
+        if self.task == "token_classification":
+            return [{"entities": entities} for entities in self.model.extract(texts)]
+        probabilities = self.model.predict_proba(texts)
+        labels = self.model.labels_from_probabilities(probabilities)
+        names = [str(c) for c in self.model.classes]
+        rows = probabilities.astype(np.float64).round(6).tolist()  # float64 first: no float32 noise in JSON
+        return [{"label": _plain(label), "probabilities": dict(zip(names, row, strict=True))}
+                for label, row in zip(labels, rows, strict=True)]
+
+    def explain(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Per-word attributions for the predicted label of each text (classification runs).
+
+        Raises:
+            TunekitError: the run is a tagger, which has no text-level label to explain.
+        """
+        if self.task == "token_classification":
+            raise TunekitError("explanations are available for classification runs only", None)
+        from tunekit.explain import explain_with_predictor
+
+        return explain_with_predictor(self.model, texts)
+
+    def model_card(self) -> str | None:
+        path = self.run_dir / MODEL_CARD
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _load_tagger(run_dir: Path) -> Any:
+    try:
+        from tunekit.inference.tagger import TagPredictor
+    except ImportError:
+        raise TunekitError(f"{run_dir} is a token-classification run, which this version cannot serve yet",
+                           "serve a classification run") from None
+    return TagPredictor.from_run_dir(run_dir)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones, so labels serialise to JSON."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,20 @@
+"""GET /v1/model: what is served (labels, metrics, model card, audit verdict)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from tunekit.serve.dependencies import ERROR_RESPONSES, LoadedState, require_scope
+from tunekit.serve.schemas import ModelInfo
+
+router = APIRouter(tags=["model"])
+
+
+@router.get("/v1/model", response_model=ModelInfo, responses=ERROR_RESPONSES,
+            dependencies=[Depends(require_scope("admin"))])
+async def model_info(state: LoadedState) -> ModelInfo:
+    """The served run: task, labels, metrics, model card and audit verdict. Needs scope `admin`."""
+    service = state.service
+    return ModelInfo(run_dir_name=service.run_dir.name, task=service.task, labels=service.labels,
+                     metrics=service.metrics, model_card=service.model_card(), audit=service.audit.status,
+                     audit_gate=service.audit.details)

@@ -1,0 +1,67 @@
+"""`tunekit serve`: check the run and its audit, then run uvicorn with one or more worker processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from tunekit.errors import TunekitError
+from tunekit.run.layout import RunLayout
+from tunekit.serve.keys import KeyStore
+from tunekit.serve.model_service import check_audit_gate
+from tunekit.serve.settings import load_serve_config
+
+log = logging.getLogger(__name__)
+SERVE_ENV = "TUNEKIT_SERVE_ARGS"  # how the CLI's arguments reach worker processes (uvicorn imports the factory)
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def run_server(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+               config_path: Path | None = None, key_store_path: Path | None = None,
+               allow_failed_audit: bool = False) -> None:
+    """Serve ``run_dir`` over HTTP until interrupted.
+
+    Everything a user can get wrong (run directory, audit verdict, config, key store) is checked here, before
+    uvicorn starts, so it is reported as a plain error rather than a worker crash.
+
+    Raises:
+        TunekitError: an unfinished run, a failed audit without ``allow_failed_audit``, a bad config or store.
+    """
+    import uvicorn
+
+    if workers < 1:
+        raise TunekitError("--workers must be at least 1", "pass --workers 1 (or more on a larger machine)")
+    run_dir = Path(run_dir).resolve()
+    RunLayout(run_dir).require_finished()
+    check_audit_gate(run_dir, allow_failed_audit)
+    config = load_serve_config(config_path)
+    if config.require_api_key:
+        store = KeyStore(key_store_path)
+        if not any(key.active for key in store.list()):
+            log.warning("no active API key in %s: every request will be refused; create one with "
+                        "`tunekit keys create --name NAME --scope predict`", store.path)
+        store.close()
+    if host not in LOOPBACK:
+        log.warning("listening on %s: reachable from other machines (use TLS in front of it)", host)
+    os.environ[SERVE_ENV] = json.dumps({
+        "run_dir": str(run_dir), "config_path": None if config_path is None else str(Path(config_path).resolve()),
+        "key_store_path": None if key_store_path is None else str(Path(key_store_path).resolve()),
+        "allow_failed_audit": allow_failed_audit, "workers": workers})
+    uvicorn.run("tunekit.serve.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                access_log=False,  # per-request log lines cost ~10% throughput; /metrics counts requests instead
+                log_level="info", timeout_graceful_shutdown=10)
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory uvicorn calls in each worker, from the arguments `run_server` left in the environment."""
+    from tunekit.serve.app import create_app
+
+    args = json.loads(os.environ[SERVE_ENV])
+    config = load_serve_config(args["config_path"])
+    key_store = KeyStore(args["key_store_path"]) if config.require_api_key else None
+    return create_app(args["run_dir"], config, key_store=key_store, allow_failed_audit=args["allow_failed_audit"],
+                      workers=args["workers"])

@@ -1,0 +1,176 @@
+"""Every route through TestClient: the predict contract, explain, model, health, metrics, alerts, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import bearer
+from fastapi.testclient import TestClient
+
+from tunekit.errors import TunekitError
+from tunekit.inference.predictor import Predictor
+from tunekit.serve.app import create_app
+from tunekit.serve.settings import serve_config_from_dict
+
+TEXTS = ["the film was wonderful", "a dull and boring plot", "really great acting", "terrible story"]
+
+
+def test_predict_answers_labels_and_probabilities_in_input_order(client, keys, served_run):
+    response = client.post("/v1/predict", json={"texts": TEXTS}, headers=bearer(keys["predict"]))
+    assert response.status_code == 200
+    predictions = response.json()["predictions"]
+    expected = Predictor.from_run_dir(served_run).predict_proba(TEXTS)
+    assert [p["label"] for p in predictions] == ["positive", "negative", "positive", "negative"]
+    for row, prediction in zip(expected, predictions, strict=True):
+        assert set(prediction) == {"label", "probabilities"}
+        assert list(prediction["probabilities"]) == ["negative", "positive"]
+        np.testing.assert_allclose(list(prediction["probabilities"].values()), row, atol=1e-5)
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answers(client, keys):
+    import concurrent.futures
+
+    texts = [f"{word} movie" for word in ("great", "awful", "lovely", "poor", "superb", "dreadful")] * 4
+
+    def call(text):
+        return client.post("/v1/predict", json={"texts": [text]}, headers=bearer(keys["admin"])).json()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(call, texts))
+    single = client.post("/v1/predict", json={"texts": texts}, headers=bearer(keys["admin"])).json()["predictions"]
+    assert [a["predictions"][0]["label"] for a in answers] == [p["label"] for p in single]
+
+
+def test_explain_returns_tokens_and_attributions(client, keys, monkeypatch):
+    calls = []
+
+    def fake_explain(predictor, texts):
+        calls.append(list(texts))
+        return [{"tokens": t.split(), "attributions": [0.5] * len(t.split()), "label": "positive",
+                 "method": "occlusion", "probability": 0.9} for t in texts]
+
+    monkeypatch.setattr("tunekit.explain.explain_with_predictor", fake_explain)
+    response = client.post("/v1/explain", json={"texts": ["great film"]}, headers=bearer(keys["explain"]))
+    assert response.status_code == 200, response.text
+    assert response.json()["explanations"] == [{"tokens": ["great", "film"], "attributions": [0.5, 0.5],
+                                                "label": "positive", "method": "occlusion", "probability": 0.9}]
+    assert calls == [["great film"]]
+
+
+def test_explain_with_the_real_explainer(client, keys):
+    response = client.post("/v1/explain", json={"texts": ["the film was wonderful"]}, headers=bearer(keys["admin"]))
+    assert response.status_code == 200, response.text
+    explanation = response.json()["explanations"][0]
+    assert explanation["tokens"] == ["the", "film", "was", "wonderful"]
+    assert len(explanation["attributions"]) == 4 and explanation["label"] == "positive"
+
+
+def test_model_route_reports_labels_metrics_and_audit(client, keys):
+    info = client.get("/v1/model", headers=bearer(keys["admin"])).json()
+    assert info["labels"] == ["negative", "positive"] and info["task"] == "classification"
+    assert info["audit"] == "not audited" and info["model_card"] is None
+    assert 0.0 <= info["metrics"]["validation"]["accuracy"] <= 1.0
+    assert "/" not in info["run_dir_name"]
+
+
+def test_health_and_readiness_need_no_key(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_readiness_is_503_before_the_model_is_loaded(served_run, key_store):
+    not_started = TestClient(create_app(served_run, key_store=key_store))  # no `with`: lifespan never ran
+    assert not_started.get("/readyz").status_code == 503
+    response = not_started.post("/v1/predict", json={"texts": ["x"]}, headers=bearer(key_store.create("r", "admin")))
+    assert response.status_code == 503
+
+
+def test_metrics_count_requests_batches_and_labels(client, keys):
+    client.post("/v1/predict", json={"texts": ["great film", "awful film"]}, headers=bearer(keys["predict"]))
+    text = client.get("/metrics", headers=bearer(keys["admin"])).text
+    assert 'tunekit_requests_total{method="POST",route="/v1/predict",status="200"}' in text
+    assert 'tunekit_request_latency_seconds_bucket{le="0.1",route="/v1/predict",status="200"}' in text
+    assert "tunekit_batch_size_texts_count" in text and "tunekit_model_seconds_count" in text
+    assert 'tunekit_predicted_labels_total{label="positive"}' in text
+    assert 'tunekit_predicted_labels_total{label="negative"}' in text
+    assert "tunekit_label_drift_psi" in text and "tunekit_length_drift_psi" in text
+
+
+def test_unknown_paths_are_counted_under_one_route_label(client, keys):
+    assert client.get("/no/such/path").status_code == 404
+    text = client.get("/metrics", headers=bearer(keys["admin"])).text
+    assert 'route="unmatched"' in text and "/no/such/path" not in text
+
+
+def test_alert_rule_fires_on_a_planted_negative_share(make_client, served_run, keys):
+    config = serve_config_from_dict({"monitoring": {"alerts": [
+        {"name": "too_negative", "kind": "label_share", "label": "negative", "window": 8, "above": 0.5}]}})
+    client = make_client(served_run, config)
+    headers = bearer(keys["admin"])
+    client.post("/v1/predict", json={"texts": ["great film"] * 8}, headers=headers)
+    assert client.get("/v1/alerts", headers=headers).json()["alerts"][0]["firing"] is False
+    client.post("/v1/predict", json={"texts": ["awful film"] * 6}, headers=headers)
+    alert = client.get("/v1/alerts", headers=headers).json()["alerts"][0]
+    assert alert["firing"] is True and alert["value"] == pytest.approx(6 / 8) and alert["since"] is not None
+    assert 'tunekit_alert_firing{alert="too_negative"} 1.0' in client.get("/metrics", headers=headers).text
+
+
+def test_internal_errors_hide_the_trace_and_paths(served_run, key_store, keys):
+    with TestClient(create_app(served_run, key_store=key_store), raise_server_exceptions=False) as client:
+        client.app.state.serve.service.model.predict_proba = lambda texts: 1 / 0
+        response = client.post("/v1/predict", json={"texts": ["fine"]}, headers=bearer(keys["admin"]))
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+    assert "Traceback" not in response.text and str(served_run) not in response.text
+
+
+def test_explain_on_a_tagger_is_refused_with_422(make_client, served_run, keys):
+    client = make_client(served_run)
+    client.app.state.serve.service.task = "token_classification"
+    response = client.post("/v1/explain", json={"texts": ["fine"]}, headers=bearer(keys["admin"]))
+    assert response.status_code == 422 and "classification runs only" in response.json()["detail"]
+
+
+class FakeTagger:
+    """Stands in for `TagPredictor`: one entity per capitalised word."""
+
+    entity_types = ["PER"]
+
+    def extract(self, texts):
+        return [[{"text": w, "label": "PER", "start": t.index(w), "end": t.index(w) + len(w), "score": 0.9}
+                 for w in t.split() if w[:1].isupper()] for t in texts]
+
+
+def test_a_tagger_run_answers_entities_with_offsets(make_client, run_copy, keys, monkeypatch):
+    config_path = run_copy / "config.yaml"
+    config_path.write_text(config_path.read_text().replace("task: classification", "task: token_classification"))
+    monkeypatch.setattr("tunekit.serve.model_service._load_tagger", lambda run_dir: FakeTagger())
+    client = make_client(run_copy)
+    response = client.post("/v1/predict", json={"texts": ["met Ada today", "nobody"]}, headers=bearer(keys["admin"]))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": [
+        {"entities": [{"text": "Ada", "label": "PER", "start": 4, "end": 7, "score": 0.9}]}, {"entities": []}]}
+    assert client.get("/v1/model", headers=bearer(keys["admin"])).json()["labels"] == ["PER"]
+
+
+def _write_audit(run_dir, passed: bool) -> None:
+    (run_dir / "audit").mkdir()
+    (run_dir / "audit" / "audit.json").write_text(json.dumps({"gate": {"passed": passed, "failures": []}}))
+
+
+def test_a_failed_audit_is_refused_unless_allowed(run_copy, key_store, make_client, keys):
+    _write_audit(run_copy, passed=False)
+    with pytest.raises(TunekitError, match="--allow-failed-audit"), TestClient(create_app(run_copy, key_store=key_store)):
+        pass
+    client = make_client(run_copy, allow_failed_audit=True)
+    assert client.get("/v1/model", headers=bearer(keys["admin"])).json()["audit"] == "failed"
+
+
+def test_a_passed_audit_and_model_card_are_reported(run_copy, make_client, keys):
+    _write_audit(run_copy, passed=True)
+    (run_copy / "MODEL_CARD.md").write_text("# Model card\n")
+    info = make_client(run_copy).get("/v1/model", headers=bearer(keys["admin"])).json()
+    assert info["audit"] == "passed" and info["audit_gate"]["passed"] is True
+    assert info["model_card"] == "# Model card\n"
