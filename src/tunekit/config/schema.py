@@ -52,6 +52,8 @@ class DataConfig:
     """Tokens shared by consecutive chunks when `data.long_text=chunk`."""
     chunk_pooling: Literal["mean", "max"] = "mean"
     """How chunk probabilities combine into one prediction per text."""
+    counterfactual_augmentation: str | None = None
+    """Add a word-swapped copy (same label) of each training text with a listed word: `gender` or a pair-list file."""
 
     def __post_init__(self) -> None:
         for name in ("validation_size", "test_size"):
@@ -182,6 +184,65 @@ class EvalConfig:
 
 
 @dataclass(config=_STRICT)
+class PrivacyConfig:
+    """Differentially private training: DP-SGD (Abadi et al. 2016, arXiv:1607.00133) through Opacus."""
+
+    dp_sgd: bool = False
+    """Train with DP-SGD: Poisson sampling, per-sample gradient clipping and Gaussian noise (needs `method=lora`)."""
+    target_epsilon: float = 8.0
+    """Privacy budget ε reached at the end of training; the noise multiplier is chosen to meet it."""
+    delta: float | None = None
+    """Privacy parameter δ. None: 1 / number of training examples."""
+    max_per_sample_grad_norm: float = 1.0
+    """Clip each example's gradient to this L2 norm before noise is added."""
+    accountant: Literal["rdp", "prv"] = "rdp"
+    """Privacy accountant: Rényi DP (`rdp`) or the privacy-random-variable accountant (`prv`)."""
+
+    def __post_init__(self) -> None:
+        if self.target_epsilon <= 0 or self.max_per_sample_grad_norm <= 0:
+            raise ValueError("`privacy.target_epsilon` and `privacy.max_per_sample_grad_norm` must be positive")
+        if self.delta is not None and not 0.0 < self.delta < 1.0:
+            raise ValueError(f"`privacy.delta` must be in (0, 1), got {self.delta}")
+
+
+@dataclass(config=_STRICT)
+class AuditConfig:
+    """`tunekit audit`: sample sizes and the gate's thresholds (a threshold of None is reported, not gated)."""
+
+    max_examples: int = 1000
+    """Audit at most this many examples of the audit data (a seeded sample) per check."""
+    word_pairs: list[str] = field(default_factory=lambda: ["gender"])
+    """Counterfactual swap lists: `gender` (built in, Bolukbasi et al. 2016) and/or pair-list files."""
+    group_column: str | None = None
+    """Column of the audit data holding a group label, for per-group metrics (Fairlearn)."""
+    attack_examples: int = 200
+    """Correctly classified examples the greedy word-substitution attack tries to flip."""
+    attack_query_budget: int = 200
+    """Model queries the attack may spend per example."""
+    membership_examples: int = 1000
+    """Training members and held-out non-members each, for the membership-inference attack."""
+    seed: int = 0
+    """Seed for sampling and perturbations: the same seed gives the same audit."""
+    max_flip_rate: float | None = 0.05
+    """Gate: highest share of counterfactual swaps allowed to change the predicted label."""
+    max_accuracy_drop: float | None = 0.10
+    """Gate: highest drop of accuracy under perturbations (clean minus perturbed accuracy)."""
+    max_attack_success_rate: float | None = None
+    """Gate: highest share of attacked examples the greedy attack may flip."""
+    max_membership_inference_auc: float | None = 0.60
+    """Gate: highest AUC of the loss-threshold membership-inference attack (0.5 = no leak)."""
+    max_ece: float | None = 0.10
+    """Gate: highest expected calibration error on the audit data."""
+    max_pii_in_training: int | None = None
+    """Gate: most PII findings (e-mails, phones, card and ID numbers) allowed in the training data."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_examples", "attack_examples", "attack_query_budget", "membership_examples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`audit.{name}` must be at least 1")
+
+
+@dataclass(config=_STRICT)
 class RunConfig:
     """Everything one `tunekit train` needs; written resolved into every run directory as config.yaml."""
 
@@ -194,5 +255,7 @@ class RunConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     output_dir: str | None = None
     """Run directory. None: runs/<config name>-<timestamp>."""
