@@ -19,7 +19,7 @@ from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
 from tunekit.run.export import export_run
 from tunekit.run.layout import RunLayout
-from tunekit.run.model_io import export_merged, is_adapter
+from tunekit.run.model_io import export_merged
 
 TEXTS = ["good", "the movie was really quite very dull and the plot was poor", "a film",
          "the acting is lovely and the story is great", "bad", "the plot and the story", "superb film",
@@ -59,14 +59,14 @@ def _plain_transformers_probabilities(model_dir: Path, texts: list[str]) -> np.n
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_export_merged_loads_with_plain_transformers(method, runs, tmp_path):
     run = runs[method]
-    assert is_adapter(RunLayout(run).model) == (method == "lora")
+    assert (RunLayout(run).model / "adapter_config.json").is_file() == (method == "lora")
     reference = Predictor.from_run_dir(run)
     assert reference.bf16 is False
     expected = reference.predict_proba(TEXTS)
     if method == "lora":
         target = export_run(run, tmp_path / "export")  # merges the adapter into a model of its own
     else:
-        target = export_merged(reference.model, reference.tokenizer, reference.label_map, tmp_path / "export")
+        target = export_merged(reference.model, method, reference.tokenizer, reference.label_map, tmp_path / "export")
     assert target == tmp_path / "export"
     assert (target / "model.safetensors").is_file()
     assert not (target / "adapter_config.json").exists() and not list(target.glob("*.bin"))

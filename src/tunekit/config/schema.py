@@ -82,7 +82,9 @@ class ModelConfig:
 
 @dataclass(config=_STRICT)
 class LoraConfig:
-    """LoRA: low-rank adapters on the attention projections (Hu et al. 2021, arXiv:2106.09685)."""
+    """LoRA: low-rank adapters on the attention projections (Hu et al. 2021, arXiv:2106.09685).
+
+    Also the options of `rslora`, `dora` and (alpha, dropout, target modules) `adalora`."""
 
     r: int = 16
     """Rank of the update matrices."""
@@ -98,6 +100,64 @@ class LoraConfig:
             raise ValueError(f"`lora.r` and `lora.alpha` must be at least 1, got r={self.r}, alpha={self.alpha}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`lora.dropout` must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(config=_STRICT)
+class AdaLoraConfig:
+    """AdaLoRA: LoRA whose rank budget moves to the most important matrices during training (Zhang et al. 2023,
+    arXiv:2303.10512). Shares `lora.alpha`, `lora.dropout` and `lora.target_modules`."""
+
+    init_r: int = 12
+    """Initial rank of every adapted matrix, before the budget schedule prunes it."""
+    target_r: int = 8
+    """Average rank per matrix left when the budget schedule ends."""
+    tinit_ratio: float = 0.1
+    """Fraction of the optimiser steps trained at full rank before pruning starts (the paper's t_i)."""
+    tfinal_ratio: float = 0.2
+    """Fraction of the optimiser steps at the end trained with the final rank pattern fixed (t_f)."""
+    delta_t: int = 10
+    """Optimiser steps between two budget re-allocations (the paper's ΔT)."""
+    beta1: float = 0.85
+    """Exponential-moving-average factor of the importance (sensitivity) scores."""
+    beta2: float = 0.85
+    """Exponential-moving-average factor of their uncertainty."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.target_r <= self.init_r:
+            raise ValueError(f"`adalora.target_r` must be between 1 and `adalora.init_r`={self.init_r}")
+        if self.tinit_ratio < 0 or self.tfinal_ratio < 0 or self.tinit_ratio + self.tfinal_ratio >= 1:
+            raise ValueError("`adalora.tinit_ratio` + `adalora.tfinal_ratio` must be below 1 (and each ≥ 0), "
+                             "or no steps are left for the budget schedule")
+        if self.delta_t < 1:
+            raise ValueError("`adalora.delta_t` must be at least 1")
+
+
+@dataclass(config=_STRICT)
+class PromptConfig:
+    """Prompt tuning (Lester et al. 2021, arXiv:2104.08691) and prefix tuning (Li & Liang 2021,
+    arXiv:2101.00190): trained virtual tokens in front of every input."""
+
+    num_virtual_tokens: int = 20
+    """Virtual tokens prepended (prompt tuning: to the input embeddings; prefix tuning: to every layer's keys and
+    values). `data.max_seq_len` + this must fit the model's position embeddings."""
+
+    def __post_init__(self) -> None:
+        if self.num_virtual_tokens < 1:
+            raise ValueError("`prompt.num_virtual_tokens` must be at least 1")
+
+
+@dataclass(config=_STRICT)
+class AdapterConfig:
+    """Bottleneck adapters (Houlsby et al. 2019, arXiv:1902.00751; Pfeiffer et al. 2020, arXiv:2005.00247)."""
+
+    reduction_factor: int = 16
+    """Hidden size divided by the bottleneck size (384 / 16 = a 24-wide bottleneck on MiniLM)."""
+    nonlinearity: Literal["relu", "gelu", "tanh"] = "relu"
+    """Activation between the down- and the up-projection."""
+
+    def __post_init__(self) -> None:
+        if self.reduction_factor < 1:
+            raise ValueError("`adapter.reduction_factor` must be at least 1")
 
 
 @dataclass(config=_STRICT)
@@ -250,9 +310,13 @@ class RunConfig:
     """What the model predicts: one label per text, or one IOB2 tag per word (named entities)."""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    method: Literal["full", "lora"] = "full"
-    """Adaptation method: `full` fine-tuning or `lora` adapters (classification head trained in full)."""
+    method: Literal["full", "head_only", "bitfit", "lora", "rslora", "dora", "adalora", "ia3", "prompt_tuning",
+                    "prefix_tuning", "houlsby", "pfeiffer"] = "full"
+    """Adaptation method (docs/benchmarks.md compares them); every method but `full` trains the head in full."""
     lora: LoraConfig = field(default_factory=LoraConfig)
+    adalora: AdaLoraConfig = field(default_factory=AdaLoraConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)

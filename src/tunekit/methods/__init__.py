@@ -1,16 +1,37 @@
-"""Adaptation methods, one module each, registered in `METHODS`."""
+"""Adaptation methods, one folder each, registered here in one line each.
+
+Every entry satisfies `tunekit.methods.protocol.AdaptationMethod`. Adding a method: a folder, a line here, its name
+in `RunConfig.method`, a row in tests/methods/test_method_matrix.py and a config example in configs/.
+"""
 
 from __future__ import annotations
 
-from types import ModuleType
+from torch import nn
 
-from tunekit.methods import full, lora
+from tunekit.methods import adalora, bitfit, bottleneck, full, head_only, ia3, lora, prefix_tuning, prompt_tuning
+from tunekit.methods.protocol import AdaptationMethod
 
-METHODS: dict[str, ModuleType] = {"full": full, "lora": lora}
+METHODS: dict[str, AdaptationMethod] = {
+    "full": full.METHOD,
+    "head_only": head_only.METHOD,
+    "bitfit": bitfit.METHOD,
+    "lora": lora.LORA,
+    "rslora": lora.RSLORA,
+    "dora": lora.DORA,
+    "adalora": adalora.METHOD,
+    "ia3": ia3.METHOD,
+    "prompt_tuning": prompt_tuning.METHOD,
+    "prefix_tuning": prefix_tuning.METHOD,
+    "houlsby": bottleneck.HOULSBY,
+    "pfeiffer": bottleneck.PFEIFFER,
+}
 
 
-def trainable_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    return trainable, total
+def trainable_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) counts of the parameters the forward pass uses, adapters included.
+
+    PEFT keeps a frozen original beside each trained head copy (``modules_to_save``); the original is not used
+    while the adapter is on, so it is not counted: the head is not counted twice.
+    """
+    used = [p for name, p in model.named_parameters() if ".original_module." not in name]
+    return sum(p.numel() for p in used if p.requires_grad), sum(p.numel() for p in used)

@@ -1,4 +1,5 @@
-"""Build, save, load and export classification models. Only safetensors are ever read."""
+"""Build, save, load and export models (either task); the adaptation method decides how. Only safetensors are ever
+read."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from tunekit.atomic import atomic_path
@@ -16,6 +17,7 @@ from tunekit.config.schema import RunConfig
 from tunekit.data.labels import LabelMap
 from tunekit.errors import RunDirError, TunekitError
 from tunekit.methods import METHODS
+from tunekit.methods.tasks import AUTO_MODEL_CLASSES
 from tunekit.models import resolve_model
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" notices are expected, not news
@@ -23,17 +25,20 @@ hf_logging.disable_progress_bar()  # our own progress bar is the one that matter
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)  # peft internals
 
 
-def _base_model(model_dir: Path, label_map: LabelMap) -> nn.Module:
+def _base_model(model_dir: Path, label_map: LabelMap, task: str = "classification") -> nn.Module:
+    """The pretrained encoder in ``model_dir`` with a new head for ``task`` (sequence or token classification)."""
     id2label = {i: str(c) for i, c in enumerate(label_map.classes)}
+    problem_type = {"problem_type": "multi_label_classification" if label_map.multi_label
+                    else "single_label_classification"} if task == "classification" else {}
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
+        return AUTO_MODEL_CLASSES[task].from_pretrained(
             model_dir,
             num_labels=label_map.num_labels,
             id2label=id2label,
             label2id={v: k for k, v in id2label.items()},
-            problem_type="multi_label_classification" if label_map.multi_label else "single_label_classification",
             use_safetensors=True,
             dtype=torch.float32,
+            **problem_type,
         )
     except (OSError, ValueError, KeyError) as exc:
         raise TunekitError(f"could not load the model in {model_dir}: {exc}",
@@ -47,7 +52,7 @@ def build_model(config: RunConfig, label_map: LabelMap) -> tuple[nn.Module, Path
     """
     model_dir = resolve_model(config.model.name)
     torch.manual_seed(config.train.seed)
-    model = _base_model(model_dir, label_map)
+    model = _base_model(model_dir, label_map, config.task)
     return METHODS[config.method].apply(model, config), model_dir
 
 
@@ -59,26 +64,23 @@ def load_tokenizer(path: Path):
                           "the run directory is incomplete; re-run `tunekit train`") from None
 
 
-def save_model(model: nn.Module, tokenizer, target: Path) -> None:
-    """Write weights (safetensors) and tokenizer to ``target`` atomically."""
+def save_model(model: nn.Module, tokenizer, target: Path, method: str) -> None:
+    """Write the weights (safetensors, as ``method`` saves them) and the tokenizer to ``target`` atomically."""
     with atomic_path(target) as tmp:
-        model.save_pretrained(tmp)
+        METHODS[method].save(model, tmp)
         tokenizer.save_pretrained(tmp)
 
 
-def is_adapter(model_dir: Path) -> bool:
-    return (model_dir / "adapter_config.json").is_file()
-
-
 def load_model(model_dir: Path, config: RunConfig, label_map: LabelMap) -> nn.Module:
-    """Load the trained model in ``model_dir`` (a full model or an adapter on its base), in eval mode.
+    """Load the trained model in ``model_dir`` the way ``config.method`` saved it, in eval mode.
 
     Raises:
         RunDirError: weights missing, not safetensors, or unreadable.
     """
     if not model_dir.is_dir():
         raise RunDirError(f"{model_dir} does not exist", "train first, or point at a finished run directory")
-    weights = "adapter_model.safetensors" if is_adapter(model_dir) else "model.safetensors"
+    method = METHODS[config.method]
+    weights = method.weights_file
     if not (model_dir / weights).is_file():
         unsafe = sorted(p.name for p in model_dir.glob("*.bin"))
         raise RunDirError(
@@ -87,14 +89,8 @@ def load_model(model_dir: Path, config: RunConfig, label_map: LabelMap) -> nn.Mo
             "re-export the weights as safetensors, or re-run `tunekit train`",
         )
     try:
-        if is_adapter(model_dir):
-            from peft import PeftModel
-
-            base = _base_model(resolve_model(config.model.name), label_map)
-            model = PeftModel.from_pretrained(base, model_dir)
-        else:
-            model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True,
-                                                                       dtype=torch.float32)
+        model = method.load(model_dir, config,
+                            lambda: _base_model(resolve_model(config.model.name), label_map, config.task))
     except TunekitError:
         raise
     except Exception as exc:  # a truncated or corrupted file surfaces as many different library errors
@@ -103,14 +99,16 @@ def load_model(model_dir: Path, config: RunConfig, label_map: LabelMap) -> nn.Mo
     return model.eval()
 
 
-def export_merged(model: nn.Module, tokenizer, label_map: LabelMap, target: Path,
+def export_merged(model: nn.Module, method: str, tokenizer, label_map: LabelMap, target: Path,
                   thresholds: list[float] | None = None) -> Path:
     """Write a plain transformers model (adapters merged into the weights) that loads without tunekit.
 
     ``tunekit_labels.json`` beside it keeps the label order and, for multi-label models, the tuned thresholds.
+
+    Raises:
+        TunekitError: ``method`` cannot merge (prompt or prefix tuning, bottleneck adapters); it says why.
     """
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    model = METHODS[method].merge(model)
     model.config.id2label = {i: str(c) for i, c in enumerate(label_map.classes)}
     model.config.label2id = {str(c): i for i, c in enumerate(label_map.classes)}
     with atomic_path(target) as tmp:

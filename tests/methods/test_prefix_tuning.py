@@ -1,0 +1,48 @@
+"""Prefix tuning: it changes BERT's outputs; on MPNet (no past key values) it fails with a reason, not a trace."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from method_cases import LABELS, TASKS, logits_of, method_config
+from transformers import MPNetConfig, MPNetModel
+
+from tunekit.errors import ConfigError
+from tunekit.run.model_io import build_model
+
+
+@pytest.fixture(scope="module")
+def tiny_mpnet_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-mpnet")
+    config = MPNetConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=64)
+    torch.manual_seed(0)
+    MPNetModel(config).save_pretrained(root)
+    return root
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_mpnet_has_no_past_key_values_so_prefix_tuning_names_the_reason(task, tiny_mpnet_dir):
+    config = method_config(tiny_mpnet_dir, "prefix_tuning", task)
+    with pytest.raises(ConfigError, match="past key values") as excinfo:
+        build_model(config, LABELS[task])
+    assert "mpnet" in excinfo.value.problem
+    assert "prompt_tuning" in excinfo.value.fix
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_prompt_tuning_works_on_mpnet(task, tiny_mpnet_dir):
+    """The alternative the error names does work on that architecture."""
+    model, _ = build_model(method_config(tiny_mpnet_dir, "prompt_tuning", task), LABELS[task])
+    assert logits_of(model).shape[-1] == LABELS[task].num_labels
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_bert_prefixes_reach_the_attention(task, tiny_model_dir):
+    """Scaling the prefixes changes the logits: the prefixes are not silently dropped by the encoder."""
+    model, _ = build_model(method_config(tiny_model_dir, "prefix_tuning", task), LABELS[task])
+    before = logits_of(model)
+    with torch.no_grad():
+        for parameter in model.prompt_encoder.parameters():
+            parameter.mul_(10)
+    assert not torch.allclose(logits_of(model), before, atol=1e-4)
