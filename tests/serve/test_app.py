@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import bearer
 from fastapi.testclient import TestClient
 
+from conftest import bearer
 from tunekit.errors import TunekitError
 from tunekit.inference.predictor import Predictor
 from tunekit.serve.app import create_app
@@ -67,10 +67,11 @@ def test_explain_with_the_real_explainer(client, keys):
     assert len(explanation["attributions"]) == 4 and explanation["label"] == "positive"
 
 
-def test_model_route_reports_labels_metrics_and_audit(client, keys):
+def test_model_route_reports_labels_metrics_and_audit(client, keys, served_run):
     info = client.get("/v1/model", headers=bearer(keys["admin"])).json()
     assert info["labels"] == ["negative", "positive"] and info["task"] == "classification"
-    assert info["audit"] == "not audited" and info["model_card"] is None
+    assert info["audit"] == "not audited"
+    assert info["model_card"] == (served_run / "MODEL_CARD.md").read_text()
     assert 0.0 <= info["metrics"]["validation"]["accuracy"] <= 1.0
     assert "/" not in info["run_dir_name"]
 
@@ -162,7 +163,8 @@ def _write_audit(run_dir, passed: bool) -> None:
 
 def test_a_failed_audit_is_refused_unless_allowed(run_copy, key_store, make_client, keys):
     _write_audit(run_copy, passed=False)
-    with pytest.raises(TunekitError, match="--allow-failed-audit"), TestClient(create_app(run_copy, key_store=key_store)):
+    app = create_app(run_copy, key_store=key_store)
+    with pytest.raises(TunekitError, match="--allow-failed-audit"), TestClient(app):
         pass
     client = make_client(run_copy, allow_failed_audit=True)
     assert client.get("/v1/model", headers=bearer(keys["admin"])).json()["audit"] == "failed"

@@ -40,13 +40,15 @@ def create_app(run_dir: str | Path, config: ServeConfig | None = None, *, key_st
     Args:
         run_dir: a finished run directory.
         config: limits, batching and monitoring; defaults when None.
-        key_store: where API keys are verified; None opens the default store (unless keys are not required).
+        key_store: where API keys are verified; None opens the default store. Unused when keys are not required.
         allow_failed_audit: serve a run whose audit failed.
         workers: worker processes sharing the machine (divides the default torch threads).
     """
     config = config or ServeConfig()
     run_dir = Path(run_dir)
-    if config.require_api_key and key_store is None:
+    if not config.require_api_key:
+        key_store = None
+    elif key_store is None:
         key_store = KeyStore()
     metrics = ServeMetrics()
 
