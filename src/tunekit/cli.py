@@ -202,6 +202,67 @@ def keys_revoke(
         err.print(f"[yellow]revoked[/] {key.prefix} ({key.name})")
 
 
+@app.command()
+@_friendly_errors
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
+    file: Annotated[Path | None, typer.Option(help="A .txt file, one text per line.")] = None,
+    method: Annotated[str, typer.Option(help="integrated_gradients (the run's model) or occlusion (any model).")]
+    = "integrated_gradients",
+    out: Annotated[Path | None, typer.Option(help="Where the HTML page and PNG go (default RUN_DIR/explain).")]
+    = None,
+) -> None:
+    """Token attributions: which words pushed the prediction, shown here and as HTML and PNG."""
+    from tunekit.explain.render import terminal_text
+    from tunekit.recipes.explain_texts import explain_run
+
+    lines = file.read_text(encoding="utf-8").splitlines() if file else []
+    results, files = explain_run(run_dir, [*(texts or []), *(t for t in lines if t.strip())], method, out)
+    console = Console()
+    for result in results:
+        extra = f", completeness delta {result['relative_delta']:.1%}" if "relative_delta" in result else ""
+        console.print(f"[bold]{result['label']}[/] ({result['method']}{extra})")
+        console.print(terminal_text(result))
+    err.print(f"[green]written:[/] {files['html']}, {files['png']}")
+
+
+@app.command()
+@_friendly_errors
+def audit(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    data: Annotated[str, typer.Option(help="Held-out labeled data, same columns as training.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="audit.* options: audit.max_ece=0.05")] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Exit with status 1 when a gated check fails.")] = False,
+    contrast: Annotated[str | None, typer.Option(help="Paired original/edited data for contrast sets.")] = None,
+    contrast_columns: Annotated[str, typer.Option(help="Its text,label,pair-id columns.")] = "text,label,pair_id",
+    contrast_labels: Annotated[str | None, typer.Option(help="Its labels → the model's: Negative=0,Positive=1")]
+    = None,
+    redact_pii: Annotated[Path | None, typer.Option(help="Write the training texts, PII redacted, to this CSV.")]
+    = None,
+) -> None:
+    """Fairness, robustness, privacy and calibration checks; RUN_DIR/audit/audit.json and the model card."""
+    from tunekit.recipes.audit_run import audit_run, parse_label_aliases
+
+    report = audit_run(run_dir, data, overrides=overrides or [], gate=gate, contrast=contrast,
+                       contrast_columns=tuple(contrast_columns.split(",")),
+                       contrast_labels=parse_label_aliases(contrast_labels), redact_to=redact_pii)
+    table = Table(title=f"audit of {run_dir} ({report['examples']} examples)")
+    for column in ("check", "value", "threshold", "status"):
+        table.add_column(column)
+    for check in report["gate"]["checks"]:
+        value = check["value"]
+        table.add_row(check["check"], "n/a" if value is None else f"{value:.4g}", str(check["threshold"]),
+                      check["status"])
+    Console().print(table)
+    for name, reason in report["skipped"].items():
+        err.print(f"[yellow]skipped[/] {name}: {reason}")
+    err.print(f"[green]written:[/] {run_dir / 'audit' / 'audit.json'}, audit.html, MODEL_CARD.md")
+    if gate and not report["gate"]["passed"]:
+        err.print("[bold red]gate failed[/]")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)])
     app()

@@ -15,6 +15,7 @@ from rich.console import Console
 from tunekit.atomic import write_json, write_text
 from tunekit.config import RunConfig, load_config
 from tunekit.config.schema import DataConfig
+from tunekit.data.counterfactual import with_counterfactual_copies
 from tunekit.data.prepare import DataSplits, load_splits
 from tunekit.data.tokenize import EncodedTexts, encode_texts
 from tunekit.evaluation.evaluate import evaluate_split
@@ -24,6 +25,7 @@ from tunekit.evaluation.thresholds import tune_thresholds
 from tunekit.inference.predictor import Predictor
 from tunekit.methods import METHODS, trainable_parameters
 from tunekit.run.layout import RunLayout
+from tunekit.run.model_card import write_model_card
 from tunekit.run.model_io import build_model, load_tokenizer, save_model
 from tunekit.run.setup import (
     check_sequence_length,
@@ -42,6 +44,7 @@ from tunekit.training.loss import balanced_class_weights
 from tunekit.training.objectives import ExampleObjective
 from tunekit.training.optimizer import build_optimizer
 from tunekit.training.precision import resolve_bf16
+from tunekit.training.private import train_private_run
 from tunekit.training.schedule import build_scheduler
 
 log = logging.getLogger("tunekit")
@@ -78,6 +81,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
     prepare_run_dir(layout, resume, overwrite)
     torch.set_num_threads(config.train.num_threads or torch.get_num_threads())
     splits = splits or load_splits(config.data)
+    splits = with_counterfactual_copies(splits, config.data.counterfactual_augmentation)
     label_map = splits.label_map
     model, model_dir = build_model(config, label_map)
     tokenizer = load_tokenizer(model_dir)
@@ -122,11 +126,17 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
     logger = TrainingLogger(layout.train_log, layout.tensorboard if options.tensorboard else None,
                             resume_from_step=state.step if resume else None)
     try:
-        state = train_loop(model, encoded.train, ExampleObjective(encoded.train_targets, class_weights, device),
-                           pad_id=tokenizer.pad_token_id, optimizer=optimizer, scheduler=scheduler,
-                           settings=settings, state=state, early_stopping=early_stopping, evaluate=validate,
-                           checkpoints=layout.checkpoints, logger=logger, device=device, on_step_end=on_step_end,
-                           after_optimizer_step=METHODS[config.method].step_hook(model, config, total_steps))
+        if config.privacy.dp_sgd:
+            state = train_private_run(model, encoded.train, encoded.train_targets, pad_id=tokenizer.pad_token_id,
+                                      optimizer=optimizer, scheduler=scheduler, total_steps=total_steps,
+                                      config=config, run_dir=run_dir, logger=logger, device=device)
+        else:
+            state = train_loop(model, encoded.train, ExampleObjective(encoded.train_targets, class_weights, device),
+                               pad_id=tokenizer.pad_token_id, optimizer=optimizer, scheduler=scheduler,
+                               settings=settings, state=state, early_stopping=early_stopping, evaluate=validate,
+                               checkpoints=layout.checkpoints, logger=logger, device=device,
+                               on_step_end=on_step_end,
+                               after_optimizer_step=METHODS[config.method].step_hook(model, config, total_steps))
     finally:
         logger.close()
 
@@ -144,6 +154,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         "examples_seen": state.examples_seen, "train_examples": len(splits.train)}
     _evaluate_and_report(Predictor(model, tokenizer, label_map, config, thresholds), splits, layout, training,
                          console)
+    write_model_card(layout.root)
     return run_dir
 
 
