@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
-from tiny_fixtures import build_tiny_model_dir, make_sentiment_rows, tiny_run_config
+from tiny_fixtures import (
+    build_tiny_model_dir,
+    make_entity_sentences,
+    make_sentiment_rows,
+    tiny_run_config,
+    write_tagged_jsonl,
+)
 
 torch.set_num_threads(1)  # tests run in parallel workers (pytest -n 2); one thread each avoids oversubscription
 
@@ -42,3 +48,19 @@ def sentiment_file(tmp_path_factory) -> Path:
 def tiny_config(tiny_model_dir):
     """Factory: ``tiny_config(train={"epochs": 1}, data={"train": "x.csv"})``."""
     return lambda **sections: tiny_run_config(tiny_model_dir, **sections)
+
+
+@pytest.fixture(scope="session")
+def entity_file(tmp_path_factory) -> Path:
+    """300 tagged sentences (JSONL ``tokens``/``tags``) from `make_entity_sentences`, for read-only use."""
+    return write_tagged_jsonl(tmp_path_factory.mktemp("ner") / "entities.jsonl", *make_entity_sentences(300))
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger_run(tmp_path_factory, tiny_model_dir, entity_file) -> Path:
+    """A finished tagger run directory on the tiny BERT, trained once per session (read-only)."""
+    from tunekit.recipes.train_tagger import train_tagger
+
+    config = tiny_run_config(tiny_model_dir, task="token_classification", data={"train": str(entity_file)},
+                             train={"epochs": 8})
+    return train_tagger(config, tmp_path_factory.mktemp("tagger") / "run")

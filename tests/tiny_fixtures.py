@@ -6,6 +6,7 @@ Test modules import these directly (``from tiny_fixtures import make_sentiment_r
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -61,3 +62,31 @@ def tiny_run_config(model_dir: Path, **sections) -> RunConfig:
         else:
             raw[section] = values
     return config_from_dict(raw)
+
+
+ENTITIES = {"ORG": [["bank"]], "MISC": [["money", "card"]], "LOC": [["films"], ["card", "bank"]]}
+
+
+def make_entity_sentences(n: int, seed: int = 0) -> tuple[list[list[str]], list[list[str]]]:
+    """Sentences of filler words with one or two entities from `ENTITIES` (IOB2): learnable in a few steps.
+
+    ``films`` splits into the sub-words ``film ##s``, so alignment to first sub-words is exercised.
+    """
+    rng = random.Random(seed)
+    sentences, tags = [], []
+    for _ in range(n):
+        words, sentence_tags = [], []
+        for _ in range(rng.randint(1, 2)):
+            filler = rng.sample(NEUTRAL, k=rng.randint(1, 3))
+            kind = rng.choice(sorted(ENTITIES))
+            entity = rng.choice(ENTITIES[kind])
+            words += [*filler, *entity]
+            sentence_tags += ["O"] * len(filler) + [f"B-{kind}"] + [f"I-{kind}"] * (len(entity) - 1)
+        sentences.append(words)
+        tags.append(sentence_tags)
+    return sentences, tags
+
+
+def write_tagged_jsonl(path: Path, sentences: list[list[str]], tags: list[list[str]]) -> Path:
+    path.write_text("\n".join(json.dumps({"tokens": w, "tags": t}) for w, t in zip(sentences, tags, strict=True)))
+    return path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["TextClassifier", "Predictor", "TunekitError"]
+__all__ = ["TextClassifier", "TokenTagger", "Predictor", "TunekitError"]
 
 
 def __getattr__(name: str):
@@ -12,6 +12,10 @@ def __getattr__(name: str):
         from tunekit.api.classifier import TextClassifier
 
         return TextClassifier
+    if name == "TokenTagger":
+        from tunekit.api.tagger import TokenTagger
+
+        return TokenTagger
     if name == "Predictor":
         from tunekit.inference.predictor import Predictor
 

@@ -50,7 +50,7 @@ def train(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in output_dir.")] = False,
 ) -> None:
     """Fine-tune a model on labeled texts and evaluate it."""
-    from tunekit.recipes.train_classifier import train_from_command_line
+    from tunekit.recipes.train import train_from_command_line
 
     run_dir = train_from_command_line(config, overrides or [], resume=resume, overwrite=overwrite, console=Console())
     err.print(f"[green]done:[/] {run_dir} (report: {run_dir / 'report.md'})")

@@ -78,10 +78,11 @@ def test_run_directory_holds_everything(baseline_run, baseline_config):
     assert all((baseline_run / png).read_bytes().startswith(b"\x89PNG") for png in pngs)
     assert not [p for p in baseline_run.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
 
-    # the resolved config: automatic choices written out (6 epochs × 11 steps, 6% warmup -> 4 steps)
+    # the resolved config: automatic choices written out (6 epochs × 11 steps, 6% warmup -> 4 steps; macro-F1)
     written = load_config(baseline_run / "config.yaml")
     assert yaml.safe_load((baseline_run / "config.yaml").read_text()) == config_to_dict(written)
-    resolved_train = dataclasses.replace(baseline_config.train, warmup_steps=4, warmup_ratio=None)
+    resolved_train = dataclasses.replace(baseline_config.train, warmup_steps=4, warmup_ratio=None,
+                                         early_stopping_metric="macro_f1")
     assert written == dataclasses.replace(baseline_config, train=resolved_train, output_dir=str(baseline_run))
     assert _read(baseline_run, "labels.json") == {"classes": ["negative", "positive"], "multi_label": False}
     assert _read(baseline_run, "status.json") == {"status": "completed"}

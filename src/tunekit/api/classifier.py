@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,11 +13,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from tunekit.atomic import atomic_path
-from tunekit.config import RunConfig, config_from_dict, config_to_dict, load_config, set_dotted
+from tunekit.api.run_directory import copy_run_dir, extra_overrides
+from tunekit.config import RunConfig, config_from_dict, load_config, set_dotted
 from tunekit.data.examples import LabeledTexts, check_texts
 from tunekit.data.prepare import make_splits
-from tunekit.errors import DataError, RunDirError
+from tunekit.errors import DataError
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
 from tunekit.run.layout import RunLayout
@@ -123,14 +122,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             RunDirError: ``path`` exists and is not empty.
         """
         check_is_fitted(self, "predictor_")
-        path = Path(path)
-        if path.resolve() == Path(self.run_dir_).resolve():
-            return path
-        if path.exists() and any(path.iterdir()):
-            raise RunDirError(f"{path} is not empty", "save to a new directory, or delete the old one first")
-        with atomic_path(path) as tmp:
-            shutil.copytree(self.run_dir_, tmp, ignore=shutil.ignore_patterns("checkpoints"))
-        return path
+        return copy_run_dir(self.run_dir_, path)
 
     @classmethod
     def load(cls, path: str | Path) -> TextClassifier:
@@ -142,25 +134,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                         max_seq_len=config.data.max_seq_len, multi_label=config.data.multi_label,
                         class_weights=config.train.class_weights, validation_size=config.data.validation_size,
                         random_state=config.train.seed, verbose=config.train.progress_bar)
-        # every other option the run used, so `clone(loaded).fit(...)` repeats the same training
-        implied = _flatten(config_to_dict(estimator._config()))
-        used = _flatten(config_to_dict(config))
-        estimator.config_overrides = {key: value for key, value in used.items()
-                                      if value != implied.get(key) and key not in _NOT_HYPERPARAMETERS} or None
+        estimator.config_overrides = extra_overrides(config, estimator._config())
         return estimator._attach(Path(path))
-
-
-_NOT_HYPERPARAMETERS = {"data.train", "data.validation", "data.test", "output_dir"}
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _split_pairs(X: Texts) -> tuple[list[str], list[str] | None]:

@@ -188,8 +188,9 @@ class TrainConfig:
     """bfloat16 autocast. auto: on where the CPU has native bf16 (AVX512-BF16/AMX) or on a bf16-capable GPU."""
     class_weights: Literal["none", "balanced"] = "none"
     """Weight the loss by inverse class frequency for imbalanced data."""
-    early_stopping_metric: Literal["accuracy", "macro_f1", "micro_f1", "weighted_f1", "loss"] = "macro_f1"
-    """Validation metric that picks the best checkpoint and drives early stopping."""
+    early_stopping_metric: Literal["accuracy", "macro_f1", "micro_f1", "weighted_f1", "loss"] | None = None
+    """Validation metric that picks the best checkpoint and drives early stopping. None: macro_f1 for
+    classification; entity-level micro_f1 for token classification (where accuracy is token accuracy)."""
     early_stopping_patience: int | None = 3
     """Stop after this many evaluations without improvement; None trains all epochs. The best one is restored."""
     evaluations_per_epoch: int = 1
@@ -229,6 +230,21 @@ class TrainConfig:
                 raise ValueError(f"`train.{name}` must be positive, got {value}")
         if self.learning_rate is not None and not 0.0 < self.learning_rate < 1.0:
             raise ValueError(f"`train.learning_rate` must be in (0, 1), got {self.learning_rate}")
+
+
+@dataclass(config=_STRICT)
+class TaggingConfig:
+    """Token classification (`task: token_classification`): CoNLL files, or JSONL with word and tag lists or with
+    raw text (`data.text_column`) and character-offset entities."""
+
+    tokens_column: str = "tokens"
+    """JSONL key holding a sentence's words."""
+    tags_column: str = "tags"
+    """JSONL key holding one IOB tag per word (IOB1 is converted to IOB2)."""
+    entities_column: str = "entities"
+    """JSONL key holding `{"start", "end", "label"}` character spans of the text in `data.text_column`."""
+    label_all_subtokens: bool = False
+    """Train on every sub-word of a word (B- becomes I- after the first) instead of only the first."""
 
 
 @dataclass(config=_STRICT)
@@ -317,6 +333,7 @@ class RunConfig:
     adalora: AdaLoraConfig = field(default_factory=AdaLoraConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    tagging: TaggingConfig = field(default_factory=TaggingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)

@@ -50,3 +50,14 @@ def markdown_section(name: str, metrics: dict[str, Any], plots: dict[str, str]) 
     for caption, file in plots.items():
         lines += [f"![{caption}]({file})", ""]
     return "\n".join(lines)
+
+
+def report_header(config: Any, t: dict) -> str:
+    """The top of report.md: model, method, trainable parameters, training budget, best checkpoint."""
+    return "\n".join([
+        f"# tunekit report: {config.model.name}, {config.method}", "",
+        f"- trainable parameters: {t['trainable_parameters']:,} of {t['total_parameters']:,} "
+        f"({100 * t['trainable_parameters'] / t['total_parameters']:.2f}%)",
+        f"- training: {t['train_examples']} examples, {t['epochs']} epochs planned, {t['steps']} optimiser steps "
+        f"run, learning rate {t['learning_rate']:.1e}, bf16 {t['bf16']}",
+        f"- best checkpoint: step {t['best_step']}", "", ""])

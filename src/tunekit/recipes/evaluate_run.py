@@ -10,10 +10,15 @@ from rich.console import Console
 
 from tunekit.atomic import write_json, write_text
 from tunekit.data.prepare import load_labeled, warn_on_overlap
+from tunekit.data.prepare_tagged import load_tagged
+from tunekit.errors import DataError
 from tunekit.evaluation.evaluate import evaluate_split
+from tunekit.evaluation.evaluate_tags import entity_markdown_section, evaluate_tagged_split, print_entity_summary
 from tunekit.evaluation.report import markdown_section, print_summary
 from tunekit.inference.predictor import Predictor
+from tunekit.inference.tagger import TagPredictor
 from tunekit.run.layout import RunLayout
+from tunekit.run.setup import run_task
 
 
 def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None,
@@ -24,6 +29,8 @@ def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None,
     (default ``RUN_DIR/evaluations/<file>-<time>``); prints a summary to ``console`` if given.
     Also warns when evaluation texts occur in the run's training data. Returns (metrics, out_dir).
     """
+    if run_task(run_dir) == "token_classification":
+        return evaluate_tagger_run(run_dir, data_path, out_dir, batch_size, console)
     predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size)
     data_config = predictor.config.data
     data = load_labeled(data_path, data_config)
@@ -37,4 +44,21 @@ def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None,
                markdown_section(f"eval — {data_path}", metrics, metrics["plots"]))
     if console is not None:
         print_summary(metrics, f"eval: {data_path}", console)
+    return metrics, out_dir
+
+
+def evaluate_tagger_run(run_dir: Path, data_path: str, out_dir: Path | None = None, batch_size: int | None = None,
+                        console: Console | None = None) -> tuple[dict[str, Any], Path]:
+    """`evaluate_run` for a tagger: entity metrics, a predictions file and the type-confusion plot."""
+    predictor = TagPredictor.from_run_dir(run_dir, batch_size=batch_size)
+    data = load_tagged(data_path, predictor.config.data, predictor.config.tagging)
+    if data.tags is None:
+        raise DataError(f"{data_path} has no tags to evaluate against", "pass tagged data (CoNLL or JSONL with tags)")
+    out_dir = out_dir or RunLayout(run_dir).evaluations / f"{Path(data_path).stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    metrics = evaluate_tagged_split(predictor, data, out_dir, "eval")
+    write_json(out_dir / "metrics.json", metrics)
+    write_text(out_dir / "report.md", f"# Evaluation of {run_dir}\n\n" +
+               entity_markdown_section(f"eval — {data_path}", metrics))
+    if console is not None:
+        print_entity_summary(metrics, f"eval: {data_path}", console)
     return metrics, out_dir

@@ -1,4 +1,4 @@
-"""Recipe: classify texts given on the command line or in a file."""
+"""Recipe: classify (or tag) texts given on the command line or in a file."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from tunekit.data.prepare import load_labeled
+from tunekit.data.prepare_tagged import load_tagged
 from tunekit.data.readers import read_text_file
 from tunekit.errors import DataError
-from tunekit.inference.predictor import Predictor
+from tunekit.inference.predictor import BLOCK_SIZE, Predictor
+from tunekit.inference.tagger import TagPredictor
+from tunekit.run.setup import run_task
 
 
 def predict_texts(run_dir: Path, texts: list[str], file: Path | None = None) -> Iterator[dict[str, Any]]:
-    """Yield ``{"text", "label", "probabilities"}`` per input text, in input order."""
+    """Yield ``{"text", "label", "probabilities"}`` per input text, in input order (``{"text", "entities"}``,
+    or ``{"tokens", "tags"}`` for pre-split sentences in a data file, from a tagger run)."""
+    if run_task(run_dir) == "token_classification":
+        yield from tag_texts(run_dir, texts, file)
+        return
     predictor = Predictor.from_run_dir(run_dir)
     pairs = None
     if file is not None:
@@ -32,3 +39,25 @@ def predict_texts(run_dir: Path, texts: list[str], file: Path | None = None) -> 
             yield {"text": texts[start + i], "label": labels[i],
                    "probabilities": {str(c): round(float(p), 6) for c, p in zip(predictor.classes, row, strict=True)}}
         start += len(probabilities)
+
+
+def tag_texts(run_dir: Path, texts: list[str], file: Path | None = None) -> Iterator[dict[str, Any]]:
+    """`predict_texts` for a tagger: entities with character offsets for raw texts (arguments or a .txt file,
+    one text per line); one tag per word for the sentences of a CoNLL/JSONL file."""
+    predictor = TagPredictor.from_run_dir(run_dir)
+    config = predictor.config
+    if file is not None and file.suffix.lower() != ".txt":
+        sentences = load_tagged(str(file), config.data, config.tagging).words
+        for start in range(0, len(sentences), BLOCK_SIZE):
+            block = sentences[start:start + BLOCK_SIZE]
+            for words, tags in zip(block, predictor.predict(block), strict=True):
+                yield {"tokens": words, "tags": tags}
+        return
+    if file is not None:
+        texts = [line for line in read_text_file(file, config.data.encoding).splitlines() if line.strip()]
+    if not texts:
+        raise DataError("no texts to tag", "pass texts as arguments or --file FILE")
+    for start in range(0, len(texts), BLOCK_SIZE):
+        block = texts[start:start + BLOCK_SIZE]
+        for text, entities in zip(block, predictor.extract(block), strict=True):
+            yield {"text": text, "entities": entities}

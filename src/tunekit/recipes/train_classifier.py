@@ -13,14 +13,14 @@ import torch
 from rich.console import Console
 
 from tunekit.atomic import write_json, write_text
-from tunekit.config import RunConfig, load_config
+from tunekit.config import RunConfig
 from tunekit.config.schema import DataConfig
 from tunekit.data.counterfactual import with_counterfactual_copies
 from tunekit.data.prepare import DataSplits, load_splits
 from tunekit.data.tokenize import EncodedTexts, encode_texts
 from tunekit.evaluation.evaluate import evaluate_split
 from tunekit.evaluation.metrics import ClassificationMetrics
-from tunekit.evaluation.report import markdown_section, print_summary
+from tunekit.evaluation.report import markdown_section, print_summary, report_header
 from tunekit.evaluation.thresholds import tune_thresholds
 from tunekit.inference.predictor import Predictor
 from tunekit.methods import METHODS, trainable_parameters
@@ -29,11 +29,9 @@ from tunekit.run.model_card import write_model_card
 from tunekit.run.model_io import build_model, load_tokenizer, save_model
 from tunekit.run.setup import (
     check_sequence_length,
-    default_run_dir,
     loop_settings,
     prepare_run_dir,
     resolve_training_plan,
-    resume_config,
     write_run_files,
 )
 from tunekit.training.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, load_trainable
@@ -190,32 +188,6 @@ def _evaluate_and_report(predictor: Predictor, splits: DataSplits, layout: RunLa
         if console is not None:
             print_summary(results[name], f"{name}: {split.source}", console)
     write_json(layout.metrics, results)
-    write_text(layout.report, _report_header(config, training) + "\n".join(sections))
+    write_text(layout.report, report_header(config, training) + "\n".join(sections))
     shutil.rmtree(layout.checkpoints, ignore_errors=True)  # model/ holds the best weights; checkpoints are large
     write_json(layout.status, {"status": "completed"})
-
-
-def _report_header(config: RunConfig, t: dict) -> str:
-    return "\n".join([
-        f"# tunekit report: {config.model.name}, {config.method}", "",
-        f"- trainable parameters: {t['trainable_parameters']:,} of {t['total_parameters']:,} "
-        f"({100 * t['trainable_parameters'] / t['total_parameters']:.2f}%)",
-        f"- training: {t['train_examples']} examples, {t['epochs']} epochs planned, {t['steps']} optimiser steps "
-        f"run, learning rate {t['learning_rate']:.1e}, bf16 {t['bf16']}",
-        f"- best checkpoint: step {t['best_step']}", "", ""])
-
-
-def train_from_command_line(config_path: Path | None, overrides: list[str], *, resume: Path | None = None,
-                            overwrite: bool = False, console: Console | None = None) -> Path:
-    """`tunekit train [CONFIG] [key=value ...]` or `tunekit train --resume RUN_DIR`; returns the run directory.
-
-    The config file is optional: a first argument of the form key=value is an override.
-    """
-    if resume is not None:
-        return train_classifier(resume_config(resume), resume, resume=True, console=console)
-    if config_path is not None and "=" in str(config_path) and not config_path.exists():
-        overrides, config_path = [str(config_path), *overrides], None
-    config = load_config(config_path, overrides)
-    run_dir = Path(config.output_dir) if config.output_dir else default_run_dir(
-        config_path.stem if config_path else "run")
-    return train_classifier(config, run_dir, console=console, overwrite=overwrite)

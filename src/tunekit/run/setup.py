@@ -23,9 +23,11 @@ from tunekit.training.loop import LoopSettings, steps_per_epoch
 from tunekit.training.schedule import resolve_warmup_steps
 
 log = logging.getLogger("tunekit")
+# entity micro-F1 is the figure NER is judged by; macro-F1 keeps rare classes visible in classification
+DEFAULT_EARLY_STOPPING_METRIC = {"classification": "macro_f1", "token_classification": "micro_f1"}
 
 MAX_AUTO_EPOCHS, MIN_AUTO_EPOCHS = 20, 2
-EVALUATION_FILES = ("*_predictions.csv", "*_confusion_matrix.png", "*_reliability.png")
+EVALUATION_FILES = ("*_predictions.csv", "*_predictions.conll", "*_confusion_matrix.png", "*_reliability.png")
 
 
 def default_run_dir(config_name: str = "run") -> Path:
@@ -68,6 +70,7 @@ def resolve_training_plan(config: RunConfig, n_train_examples: int, hidden_size:
         learning_rate=options.learning_rate or METHODS[config.method].default_learning_rate(hidden_size),
         warmup_steps=resolve_warmup_steps(total_steps, options.warmup_ratio, options.warmup_steps),
         warmup_ratio=None,
+        early_stopping_metric=options.early_stopping_metric or DEFAULT_EARLY_STOPPING_METRIC[config.task],
     )
     return dataclasses.replace(config, train=resolved, output_dir=str(run_dir))
 
@@ -111,3 +114,12 @@ def resume_config(run_dir: Path) -> RunConfig:
     if not layout.config.is_file():
         raise RunDirError(f"{run_dir} has no config.yaml, so it is not a tunekit run", "pass a run directory")
     return load_config(layout.config)
+
+
+def run_task(run_dir: Path) -> str:
+    """The task (`classification` or `token_classification`) of the finished run in ``run_dir``.
+
+    Raises:
+        RunDirError: ``run_dir`` is not a finished run.
+    """
+    return load_config(RunLayout(run_dir).require_finished().config).task
