@@ -108,6 +108,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "predictor_")
         return self.predictor_.labels_from_probabilities(self.predict_proba(X))
 
+    def explain(self, X: Sequence[str], method: str = "integrated_gradients") -> list[dict]:
+        """Token attributions per text: ``tokens``, ``attributions``, ``label`` (explained), ``method``.
+
+        ``method``: ``"integrated_gradients"`` (with the completeness ``delta``) or ``"occlusion"`` (model-agnostic).
+        """
+        from tunekit.recipes.explain_texts import explain_predictor  # captum loads only when explaining
+
+        check_is_fitted(self, "predictor_")
+        if method not in ("integrated_gradients", "occlusion"):
+            raise DataError(f"unknown explanation method {method!r}", "use integrated_gradients or occlusion")
+        return explain_predictor(self.predictor_, check_texts(list(X), "X"), method)
+
     def score(self, X: Texts, y: Sequence[Any], sample_weight=None) -> float:
         """Accuracy (exact-match accuracy for multi-label models)."""
         predicted = self.predict(X)

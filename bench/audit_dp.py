@@ -1,0 +1,82 @@
+"""DP-SGD on SST-2 (MiniLM-L6 + LoRA, ε ≤ 8 at δ = 1/n) and the membership-inference AUC of private and
+non-private runs.
+
+Acceptance: ≥ 0.80 SST-2 dev accuracy at ε ≤ 8; the membership-inference AUC (loss-threshold attack, training
+members vs SST-2 dev non-members, 872 each) is reported next to the non-private runs' (bench/runs/sst2-lora,
+bench/runs/sst2-full: same training split).
+
+    flock /tmp/tunekit-heavy.lock .venv/bin/python bench/audit_dp.py --stage train
+    flock /tmp/tunekit-heavy.lock .venv/bin/python bench/audit_dp.py --stage attack
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+SST2 = ROOT.parents[1] / "shared" / "datasets" / "sst2"
+RESULTS = ROOT / "results" / "audit_dp.json"
+DP_RUN = ROOT / "runs" / "audit-sst2-dp-lora"
+OVERRIDES = {
+    "data": {"train": str(SST2 / "train.tsv"), "test": str(SST2 / "dev.tsv"), "text_column": "sentence",
+             "label_column": "label", "max_seq_len": 64},
+    "model": {"name": "minilm-l6"}, "method": "lora",
+    "train": {"batch_size": 256, "max_steps": 180, "learning_rate": 2e-3, "progress_bar": False,
+              "tensorboard": False, "log_every_steps": 10},
+    "privacy": {"dp_sgd": True, "target_epsilon": 8.0, "max_per_sample_grad_norm": 1.0, "accountant": "rdp"},
+}
+
+
+def train() -> dict:
+    from tunekit.config import config_from_dict
+    from tunekit.recipes.train_classifier import train_classifier
+
+    start = time.perf_counter()
+    train_classifier(config_from_dict(OVERRIDES), DP_RUN, overwrite=True)
+    metrics = json.loads((DP_RUN / "metrics.json").read_text())
+    return {"seconds": round(time.perf_counter() - start, 1), "sst2_dev_accuracy": metrics["test"]["accuracy"],
+            "privacy": json.loads((DP_RUN / "privacy.json").read_text()), "config": OVERRIDES}
+
+
+def attack(n: int = 872) -> dict:
+    from tunekit.audit.privacy import example_losses, membership_inference_auc
+    from tunekit.data.prepare import load_labeled, load_splits
+    from tunekit.inference.predictor import Predictor
+
+    results = {}
+    for name in ("audit-sst2-dp-lora", "sst2-lora", "sst2-full"):
+        predictor = Predictor.from_run_dir(ROOT / "runs" / name)
+        config = predictor.config.data
+        train = load_splits(config).train  # the split the run trained on (same file, same seed)
+        dev = load_labeled(str(SST2 / "dev.tsv"), config)
+        members = random.Random(0).sample(range(len(train)), n)
+        member_losses = example_losses(predictor.predict_proba, [train.texts[i] for i in members],
+                                       predictor.label_map.encode([train.labels[i] for i in members]))
+        non_member_losses = example_losses(predictor.predict_proba, dev.texts, predictor.label_map.encode(dev.labels))
+        metrics = json.loads((ROOT / "runs" / name / "metrics.json").read_text())
+        results[name] = {**membership_inference_auc(member_losses, non_member_losses),
+                         "sst2_dev_accuracy": metrics["test"]["accuracy"],
+                         "train_accuracy_on_members": float(np.mean(member_losses < np.log(2)))}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stage", choices=["train", "attack"], required=True)
+    args = parser.parse_args()
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    previous[args.stage] = train() if args.stage == "train" else attack()
+    previous["command"] = "bench/audit_dp.py --stage train; --stage attack"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(previous, indent=2) + "\n")
+    print(json.dumps(previous[args.stage], indent=2))
+
+
+if __name__ == "__main__":
+    main()
