@@ -115,3 +115,21 @@ def test_cli_names_a_bad_tag_file(tiny_model_dir, tmp_path):
                   f"output_dir={tmp_path / 'run'}")
     assert result.returncode == 2
     assert "not an IOB tag" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_merged_export_of_a_lora_tagger_loads_in_plain_transformers(tiny_model_dir, entity_file, tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    from tunekit.inference.tagger import TagPredictor
+    from tunekit.run.export import export_run
+
+    config = tiny_run_config(tiny_model_dir, method="lora", data={"train": str(entity_file)}, train={"epochs": 1},
+                             **TAGGING)
+    run = train_tagger(config, tmp_path / "run")
+    exported = export_run(run, tmp_path / "export")
+    plain = AutoModelForTokenClassification.from_pretrained(exported).eval()
+    tagger = TagPredictor.from_run_dir(run)
+    batch = tagger.tokenizer([["the", "bank", "films"]], is_split_into_words=True, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(plain(**batch).logits, tagger.model(**batch).logits, atol=1e-5, rtol=1e-5)
+    assert plain.config.id2label[0] == "O"
