@@ -119,10 +119,12 @@ def audit_predictor(predict_proba: ProbabilityFn, classes: Sequence[Any], inputs
     report["robustness"] = robustness
 
     report["privacy"] = {"membership_inference_auc": None}
-    if inputs.members:
+    outside = set(inputs.members or [])
+    non_members = [i for i in range(len(texts)) if texts[i] not in outside][:options.membership_examples]
+    if inputs.members and not non_members:
+        skipped["privacy.membership_inference_auc"] = "every audit text occurs in the training data: no non-members"
+    elif inputs.members:
         members = sample_indices(len(inputs.members), options.membership_examples, options.seed)
-        outside = set(inputs.members)
-        non_members = [i for i in range(len(texts)) if texts[i] not in outside][:options.membership_examples]
         attack = membership_inference_auc(
             example_losses(scored, [inputs.members[i] for i in members], np.asarray(inputs.member_targets)[members]),
             example_losses(scored, [texts[i] for i in non_members], targets[non_members]))
