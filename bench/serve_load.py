@@ -175,6 +175,7 @@ def main() -> None:
     parser.add_argument("--endurance", type=float, default=60.0, help="seconds at 128 clients (0: skip)")
     parser.add_argument("--servers", nargs="+", default=["tunekit", "naive"])
     parser.add_argument("--serve-config", type=Path, default=None, help="YAML passed to tunekit serve --config")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
     parser.add_argument("--no-docs", action="store_true", help="write the JSON only")
     args = parser.parse_args()
 
@@ -202,7 +203,7 @@ def main() -> None:
                      "machine": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
                                 "load generator on the same cores",
                      "settings": f"single-text requests (SST-2 dev sentences, mean {mean_chars:.0f} chars), "
-                                 f" {args.duration:.0f} s per level after {args.warmup:.0f} s warm-up, "
+                                 f"{args.duration:.0f} s per level after {args.warmup:.0f} s warm-up, "
                                  f"keep-alive connections; tunekit with default serving config"
                                  f"{' + ' + args.serve_config.name if args.serve_config else ''} and an API key; "
                                  "naive = FastAPI + transformers.pipeline, fp32, one request at a time"}
@@ -225,8 +226,8 @@ def main() -> None:
     by = {(lv["server"], lv["clients"]): lv["requests_per_s"] for lv in results["levels"]}
     results["speedup_vs_naive"] = {str(c): round(by[("tunekit", c)] / by[("naive", c)], 2)
                                    for c in args.levels if by.get(("naive", c)) and ("tunekit", c) in by}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not args.no_docs:
         update_docs(render_table(results))
     print(render_table(results))
