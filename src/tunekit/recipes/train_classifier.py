@@ -23,7 +23,7 @@ from tunekit.evaluation.metrics import ClassificationMetrics
 from tunekit.evaluation.report import markdown_section, print_summary, report_header
 from tunekit.evaluation.thresholds import tune_thresholds
 from tunekit.inference.predictor import Predictor
-from tunekit.methods import METHODS, trainable_parameters
+from tunekit.methods import METHODS
 from tunekit.run.layout import RunLayout
 from tunekit.run.model_card import write_model_card
 from tunekit.run.model_io import build_model, load_tokenizer, save_model
@@ -34,16 +34,13 @@ from tunekit.run.setup import (
     resolve_training_plan,
     write_run_files,
 )
-from tunekit.training.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, load_trainable
-from tunekit.training.early_stopping import EarlyStopping
+from tunekit.training.checkpoint import TrainerState, load_trainable
 from tunekit.training.logger import TrainingLogger
-from tunekit.training.loop import steps_per_epoch, train_loop
+from tunekit.training.loop import train_loop
 from tunekit.training.loss import balanced_class_weights
 from tunekit.training.objectives import ExampleObjective
-from tunekit.training.optimizer import build_optimizer
-from tunekit.training.precision import resolve_bf16
 from tunekit.training.private import train_private_run
-from tunekit.training.schedule import build_scheduler
+from tunekit.training.session import TrainingSession
 
 log = logging.getLogger("tunekit")
 
@@ -89,24 +86,8 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
     options = config.train
     write_run_files(layout, config, label_map.to_json())
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device)
-    bf16 = resolve_bf16(options.bf16, device)
-    total_steps = options.max_steps or options.epochs * steps_per_epoch(
-        len(encoded.train), options.batch_size, options.gradient_accumulation_steps)
-    optimizer = build_optimizer(model, options.learning_rate, options.weight_decay)
-    scheduler = build_scheduler(optimizer, options.lr_schedule, options.warmup_steps, total_steps)
-    early_stopping = EarlyStopping(options.early_stopping_metric, options.early_stopping_patience)
-    state = TrainerState()
-    checkpoint = latest_checkpoint(layout.checkpoints) if resume else None
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint, model, optimizer, scheduler)
-        early_stopping.load_state_dict(state.early_stopping or {})
-        log.info("resuming from %s (step %d of %d)", checkpoint.name, state.step, total_steps)
-    trainable, total = trainable_parameters(model)
-    log.info("%s: %s trainable of %s parameters (%.2f%%), %d examples, %d epochs, %d steps, lr %.1e, bf16 %s",
-             config.method, f"{trainable:,}", f"{total:,}", 100 * trainable / total, len(splits.train),
-             options.epochs, total_steps, options.learning_rate, bf16)
+    session = TrainingSession.start(model, config, len(encoded.train), layout.checkpoints, resume)
+    state = session.state
 
     def validation_probabilities() -> np.ndarray:
         """``(n_validation_texts, num_labels)``: chunk probabilities pooled per text."""
@@ -120,21 +101,24 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
 
     class_weights = (balanced_class_weights(encoded.train_targets, label_map.num_labels)
                      if options.class_weights == "balanced" else None)
-    settings = loop_settings(options, total_steps, bf16)
+    settings = loop_settings(options, session.total_steps, session.bf16)
     logger = TrainingLogger(layout.train_log, layout.tensorboard if options.tensorboard else None,
                             resume_from_step=state.step if resume else None)
     try:
         if config.privacy.dp_sgd:
             state = train_private_run(model, encoded.train, encoded.train_targets, pad_id=tokenizer.pad_token_id,
-                                      optimizer=optimizer, scheduler=scheduler, total_steps=total_steps,
-                                      config=config, run_dir=run_dir, logger=logger, device=device)
+                                      optimizer=session.optimizer, scheduler=session.scheduler,
+                                      total_steps=session.total_steps, config=config, run_dir=run_dir,
+                                      logger=logger, device=session.device)
         else:
-            state = train_loop(model, encoded.train, ExampleObjective(encoded.train_targets, class_weights, device),
-                               pad_id=tokenizer.pad_token_id, optimizer=optimizer, scheduler=scheduler,
-                               settings=settings, state=state, early_stopping=early_stopping, evaluate=validate,
-                               checkpoints=layout.checkpoints, logger=logger, device=device,
+            objective = ExampleObjective(encoded.train_targets, class_weights, session.device)
+            state = train_loop(model, encoded.train, objective, pad_id=tokenizer.pad_token_id,
+                               optimizer=session.optimizer, scheduler=session.scheduler, settings=settings,
+                               state=state, early_stopping=session.early_stopping, evaluate=validate,
+                               checkpoints=layout.checkpoints, logger=logger, device=session.device,
                                on_step_end=on_step_end,
-                               after_optimizer_step=METHODS[config.method].step_hook(model, config, total_steps))
+                               after_optimizer_step=METHODS[config.method].step_hook(model, config,
+                                                                                     session.total_steps))
     finally:
         logger.close()
 
@@ -144,12 +128,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         thresholds = tune_thresholds(validation_probabilities(), encoded.validation_targets)
         write_json(layout.labels, {**label_map.to_json(), "thresholds": thresholds.tolist()})
     save_model(model.eval(), tokenizer, layout.model, config.method)
-    training = {
-        "method": config.method, "model": config.model.name, "trainable_parameters": trainable,
-        "total_parameters": total, "epochs": options.epochs, "steps": state.step,
-        "learning_rate": options.learning_rate, "bf16": bf16, "best_step": early_stopping.best_step,
-        f"best_validation_{early_stopping.metric}": early_stopping.best,
-        "examples_seen": state.examples_seen, "train_examples": len(splits.train)}
+    training = session.summary(config, state, len(splits.train))
     _evaluate_and_report(Predictor(model, tokenizer, label_map, config, thresholds), splits, layout, training,
                          console)
     write_model_card(layout.root)

@@ -19,7 +19,7 @@ from tunekit.evaluation.entities import entity_metrics
 from tunekit.evaluation.evaluate_tags import entity_markdown_section, evaluate_tagged_split, print_entity_summary
 from tunekit.evaluation.report import report_header
 from tunekit.inference.tagger import TagPredictor
-from tunekit.methods import METHODS, trainable_parameters
+from tunekit.methods import METHODS
 from tunekit.run.layout import RunLayout
 from tunekit.run.model_io import build_model, load_tokenizer, save_model
 from tunekit.run.setup import (
@@ -29,15 +29,12 @@ from tunekit.run.setup import (
     resolve_training_plan,
     write_run_files,
 )
-from tunekit.training.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, load_trainable
-from tunekit.training.early_stopping import EarlyStopping
+from tunekit.training.checkpoint import TrainerState, load_trainable
 from tunekit.training.logger import TrainingLogger
-from tunekit.training.loop import steps_per_epoch, train_loop
+from tunekit.training.loop import train_loop
 from tunekit.training.loss import IGNORED_TOKEN, balanced_class_weights
 from tunekit.training.objectives import TokenObjective
-from tunekit.training.optimizer import build_optimizer
-from tunekit.training.precision import resolve_bf16
-from tunekit.training.schedule import build_scheduler
+from tunekit.training.session import TrainingSession
 
 log = logging.getLogger("tunekit")
 
@@ -66,24 +63,8 @@ def train_tagger(config: RunConfig, run_dir: Path, *, splits: TaggedSplits | Non
     options = config.train
     write_run_files(layout, config, splits.tag_map.to_json())
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device)
-    bf16 = resolve_bf16(options.bf16, device)
-    total_steps = options.max_steps or options.epochs * steps_per_epoch(
-        len(train), options.batch_size, options.gradient_accumulation_steps)
-    optimizer = build_optimizer(model, options.learning_rate, options.weight_decay)
-    scheduler = build_scheduler(optimizer, options.lr_schedule, options.warmup_steps, total_steps)
-    early_stopping = EarlyStopping(options.early_stopping_metric, options.early_stopping_patience)
-    state = TrainerState()
-    checkpoint = latest_checkpoint(layout.checkpoints) if resume else None
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint, model, optimizer, scheduler)
-        early_stopping.load_state_dict(state.early_stopping or {})
-        log.info("resuming from %s (step %d of %d)", checkpoint.name, state.step, total_steps)
-    trainable, total = trainable_parameters(model)
-    log.info("%s: %s trainable of %s parameters (%.2f%%), %d sentences (%d examples), %d epochs, %d steps, "
-             "lr %.1e, bf16 %s", config.method, f"{trainable:,}", f"{total:,}", 100 * trainable / total,
-             len(splits.train), len(train), options.epochs, total_steps, options.learning_rate, bf16)
+    session = TrainingSession.start(model, config, len(train), layout.checkpoints, resume)
+    state = session.state
 
     def validate() -> dict:
         predicted = TagPredictor(model, tokenizer, splits.tag_map, config).predict(splits.validation.words)
@@ -97,23 +78,18 @@ def train_tagger(config: RunConfig, run_dir: Path, *, splits: TaggedSplits | Non
     logger = TrainingLogger(layout.train_log, layout.tensorboard if options.tensorboard else None,
                             resume_from_step=state.step if resume else None)
     try:
-        state = train_loop(model, train.texts, TokenObjective(train_targets, class_weights, device),
-                           pad_id=tokenizer.pad_token_id, optimizer=optimizer, scheduler=scheduler,
-                           settings=loop_settings(options, total_steps, bf16), state=state,
-                           early_stopping=early_stopping, evaluate=validate, checkpoints=layout.checkpoints,
-                           logger=logger, device=device, on_step_end=on_step_end,
-                           after_optimizer_step=METHODS[config.method].step_hook(model, config, total_steps))
+        state = train_loop(model, train.texts, TokenObjective(train_targets, class_weights, session.device),
+                           pad_id=tokenizer.pad_token_id, optimizer=session.optimizer, scheduler=session.scheduler,
+                           settings=loop_settings(options, session.total_steps, session.bf16), state=state,
+                           early_stopping=session.early_stopping, evaluate=validate, checkpoints=layout.checkpoints,
+                           logger=logger, device=session.device, on_step_end=on_step_end,
+                           after_optimizer_step=METHODS[config.method].step_hook(model, config, session.total_steps))
     finally:
         logger.close()
 
     load_trainable(model, layout.best / "trainable.safetensors")
     save_model(model.eval(), tokenizer, layout.model, config.method)
-    training = {
-        "method": config.method, "model": config.model.name, "trainable_parameters": trainable,
-        "total_parameters": total, "epochs": options.epochs, "steps": state.step,
-        "learning_rate": options.learning_rate, "bf16": bf16, "best_step": early_stopping.best_step,
-        f"best_validation_{early_stopping.metric}": early_stopping.best,
-        "examples_seen": state.examples_seen, "train_examples": len(splits.train)}
+    training = session.summary(config, state, len(splits.train))
     _evaluate_and_report(TagPredictor(model, tokenizer, splits.tag_map, config), splits, layout, training, console)
     return run_dir
 
