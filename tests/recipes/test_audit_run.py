@@ -52,6 +52,7 @@ def test_audit_writes_the_contract_report_and_the_card_section(tiny_run, tmp_pat
     assert 0.0 <= saved["privacy"]["membership_inference_auc"] <= 1.0
     assert saved["fairness"]["counterfactual"]["lists"]["gender"]["texts_with_swaps"] == 60
     assert set(saved["fairness"]["groups"]["groups"]) == {"a", "b"}
+    assert "after" in saved["fairness"]["groups"]["threshold_optimizer"]
     assert (run_dir / "audit" / "audit.html").exists() and (run_dir / "audit" / "reliability.png").exists()
     assert (run_dir / "audit" / "gate.json").exists()
     assert "<!-- audit:start -->\nAudited on" in (run_dir / "MODEL_CARD.md").read_text()

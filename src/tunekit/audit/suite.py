@@ -19,6 +19,7 @@ from tunekit.audit.calibration import calibration_report
 from tunekit.audit.contract import SCHEMA_VERSION, gate_verdict
 from tunekit.audit.fairness import counterfactual_flips, group_metrics
 from tunekit.audit.perturbations import default_perturbations
+from tunekit.audit.postprocess import threshold_optimizer_effect
 from tunekit.audit.privacy import example_losses, membership_inference_auc, scan_pii
 from tunekit.audit.robustness import attack_success_rate, contrast_set_accuracy, perturbed_accuracy
 from tunekit.audit.synonyms import SynonymFn, wordnet_synonyms
@@ -104,6 +105,12 @@ def audit_predictor(predict_proba: ProbabilityFn, classes: Sequence[Any], inputs
     if inputs.groups is not None:
         groups = [inputs.groups[i] for i in keep]
         report["fairness"]["groups"] = group_metrics(targets, probabilities.argmax(axis=1), groups, classes)
+        if len(classes) == 2:
+            try:
+                report["fairness"]["groups"]["threshold_optimizer"] = threshold_optimizer_effect(
+                    probabilities[:, 1], targets, groups, seed=options.seed)
+            except ValueError as exc:  # e.g. a group with a single class in one half
+                skipped["fairness.groups.threshold_optimizer"] = f"group thresholds could not be fitted: {exc}"
 
     perturbations = default_perturbations(synonym_fn)
     robustness = perturbed_accuracy(scored, texts, targets, perturbations, options.seed)
