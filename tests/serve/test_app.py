@@ -127,33 +127,23 @@ def test_internal_errors_hide_the_trace_and_paths(served_run, key_store, keys):
     assert "Traceback" not in response.text and str(served_run) not in response.text
 
 
-def test_explain_on_a_tagger_is_refused_with_422(make_client, served_run, keys):
-    client = make_client(served_run)
-    client.app.state.serve.service.task = "token_classification"
-    response = client.post("/v1/explain", json={"texts": ["fine"]}, headers=bearer(keys["admin"]))
-    assert response.status_code == 422 and "classification runs only" in response.json()["detail"]
+def test_a_tagger_run_answers_entities_with_offsets(make_client, tiny_tagger_run, keys):
+    from tunekit.inference.tagger import TagPredictor
 
-
-class FakeTagger:
-    """Stands in for `TagPredictor`: one entity per capitalised word."""
-
-    entity_types = ["PER"]
-
-    def extract(self, texts):
-        return [[{"text": w, "label": "PER", "start": t.index(w), "end": t.index(w) + len(w), "score": 0.9}
-                 for w in t.split() if w[:1].isupper()] for t in texts]
-
-
-def test_a_tagger_run_answers_entities_with_offsets(make_client, run_copy, keys, monkeypatch):
-    config_path = run_copy / "config.yaml"
-    config_path.write_text(config_path.read_text().replace("task: classification", "task: token_classification"))
-    monkeypatch.setattr("tunekit.serve.model_service._load_tagger", lambda run_dir: FakeTagger())
-    client = make_client(run_copy)
-    response = client.post("/v1/predict", json={"texts": ["met Ada today", "nobody"]}, headers=bearer(keys["admin"]))
+    texts = ["the bank sent money card to the film", "nothing here"]
+    client = make_client(tiny_tagger_run)
+    response = client.post("/v1/predict", json={"texts": texts}, headers=bearer(keys["admin"]))
     assert response.status_code == 200, response.text
-    assert response.json() == {"predictions": [
-        {"entities": [{"text": "Ada", "label": "PER", "start": 4, "end": 7, "score": 0.9}]}, {"entities": []}]}
-    assert client.get("/v1/model", headers=bearer(keys["admin"])).json()["labels"] == ["PER"]
+    expected = TagPredictor.from_run_dir(tiny_tagger_run).extract(texts)
+    predictions = response.json()["predictions"]
+    assert [list(p) for p in predictions] == [["entities"], ["entities"]]
+    assert [[(e["text"], e["label"], e["start"], e["end"]) for e in p["entities"]] for p in predictions] == \
+        [[(e["text"], e["label"], e["start"], e["end"]) for e in found] for found in expected]
+    assert predictions[0]["entities"] and all(texts[0][e["start"]:e["end"]] == e["text"]
+                                              for e in predictions[0]["entities"])
+    info = client.get("/v1/model", headers=bearer(keys["admin"])).json()
+    assert info["task"] == "token_classification" and info["labels"] == ["LOC", "MISC", "ORG"]
+    assert client.post("/v1/explain", json={"texts": ["bank"]}, headers=bearer(keys["admin"])).status_code == 422
 
 
 def _write_audit(run_dir, passed: bool) -> None:

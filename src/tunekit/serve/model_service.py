@@ -84,7 +84,7 @@ class ModelService:
         audit = check_audit_gate(run_dir, allow_failed_audit)
         task = load_config(layout.config).task
         if task == "token_classification":
-            model = _load_tagger(run_dir)
+            model = _load_tagger(run_dir, model_batch_size)
         else:
             from tunekit.inference.predictor import Predictor
 
@@ -95,8 +95,8 @@ class ModelService:
     @property
     def labels(self) -> list[Any]:
         """The label set: classes of a classifier, entity types of a tagger."""
-        if self.task == "token_classification":
-            return list(getattr(self.model, "entity_types", getattr(self.model, "classes", [])))
+        if self.task == "token_classification":  # IOB2 tags B-PER, I-PER, O → entity type PER
+            return sorted({str(tag)[2:] for tag in self.model.classes if str(tag)[:2] in ("B-", "I-")})
         return [_plain(c) for c in self.model.classes]
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
@@ -127,13 +127,10 @@ class ModelService:
         return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def _load_tagger(run_dir: Path) -> Any:
-    try:
-        from tunekit.inference.tagger import TagPredictor
-    except ImportError:
-        raise TunekitError(f"{run_dir} is a token-classification run, which this version cannot serve yet",
-                           "serve a classification run") from None
-    return TagPredictor.from_run_dir(run_dir)
+def _load_tagger(run_dir: Path, model_batch_size: int | None) -> Any:
+    from tunekit.inference.tagger import TagPredictor
+
+    return TagPredictor.from_run_dir(run_dir, batch_size=model_batch_size)
 
 
 def _plain(value: Any) -> Any:
