@@ -60,3 +60,12 @@ def test_cached_probabilities_score_each_text_once():
     cached(["a", "b", "a"])
     cached(["b", "c"])
     assert calls == [["a", "b"], ["c"]] and cached.queries == 3
+
+
+def test_empty_perturbations_are_scored_uniform_without_a_query():
+    def predict(texts):
+        assert all(t.strip() for t in texts)
+        return np.tile([0.2, 0.8], (len(texts), 1))
+
+    cached = CachedProbabilities(predict)
+    assert cached(["a", ""]).tolist() == [[0.2, 0.8], [0.5, 0.5]]

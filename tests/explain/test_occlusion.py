@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from fake_predictors import ConstantPredictor, KeywordPredictor
 from tunekit.explain import explain_with_predictor
@@ -26,3 +27,13 @@ def test_empty_text_and_batch():
     results = explain_with_predictor(KeywordPredictor(), ["great", "awful film"])
     assert [r["label"] for r in results] == ["positive", "negative"]
     assert results[1]["attributions"][0] > 0.4  # "awful" supports the negative label
+
+
+def test_a_one_word_text_never_sends_an_empty_text_to_the_predictor():
+    class RefusesEmpty(KeywordPredictor):
+        def predict_proba(self, texts):
+            assert all(t.strip() for t in texts), "empty text sent"
+            return super().predict_proba(texts)
+
+    [result] = explain_with_predictor(RefusesEmpty(), ["great"])
+    assert result["attributions"][0] == pytest.approx(result["probability"] - 0.5)

@@ -38,11 +38,14 @@ class CachedProbabilities:
         self.queries = 0
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache and t.strip()))
         if missing:
             self.queries += len(missing)
             self.cache.update(zip(missing, np.asarray(self.predict_proba(missing)), strict=True))
-        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 0))
+        if any(not t.strip() for t in texts):  # a perturbation removed every word: no evidence, uniform
+            width = len(next(iter(self.cache.values()))) if self.cache else 2
+            self.cache[""] = np.full(width, 1.0 / width)
+        return np.stack([self.cache[t if t.strip() else ""] for t in texts]) if texts else np.zeros((0, 0))
 
 
 @dataclass

@@ -44,7 +44,11 @@ def occlusion_attributions(predict_proba: ProbabilityFn, text: str, target: int 
     def forward(mask: torch.Tensor) -> torch.Tensor:
         """``mask (batch, n_words)`` of 1 (kept) / 0 (removed) → ``(batch,)`` target probabilities."""
         texts = [" ".join(w for w, keep in zip(words, row, strict=True) if keep > 0.5) for row in mask.tolist()]
-        return torch.as_tensor(np.asarray(predict_proba(texts))[:, target], dtype=torch.float64)
+        scores = np.full(len(texts), 1.0 / len(full))  # no words left: no evidence, the uniform probability
+        kept = [i for i, t in enumerate(texts) if t]
+        if kept:
+            scores[kept] = np.asarray(predict_proba([texts[i] for i in kept]))[:, target]
+        return torch.as_tensor(scores, dtype=torch.float64)
 
     ablation = FeatureAblation(forward)
     present = torch.ones(1, len(words), dtype=torch.float64)
