@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
-import time
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_common import ROOT, machine, run_measured, write_docs_section
+
 RESULTS = ROOT / "bench" / "results" / "core.json"
-DOCS = ROOT / "docs" / "benchmarks.md"
 
 SST2_BUDGET = ["data.train=../shared/datasets/sst2/alps_train_split.tsv",
                "data.validation=../shared/datasets/sst2/alps_dev_split.tsv", "train.max_steps=600"]
@@ -53,10 +48,7 @@ def run_experiment(name: str) -> dict:
     run_dir = ROOT / "bench" / "runs" / name
     command = [sys.executable, "-m", "tunekit", "train", config, *overrides, f"output_dir={run_dir}",
                "train.progress_bar=false", "--overwrite"]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
+    status, wall, peak_rss_mb = run_measured(command)
     if status != 0:
         raise SystemExit(f"{name} failed with status {status}")
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -72,9 +64,9 @@ def run_experiment(name: str) -> dict:
         "validation_accuracy": metrics["validation"]["accuracy"],
         "training": metrics["training"],
         "wall_seconds": round(wall, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb, 1),
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
     }
 
 
@@ -99,14 +91,7 @@ def render_table(results: dict) -> str:
 
 
 def write_docs(results: dict) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    table = render_table(results)
-    if TABLE_START in text:
-        head, rest = text.split(TABLE_START, 1)
-        text = head + table + rest.split(TABLE_END, 1)[1]
-    else:
-        text += "\n## Core accuracy (issue 2)\n\n" + table + "\n"
-    DOCS.write_text(text)
+    write_docs_section(TABLE_START, TABLE_END, render_table(results), "## Core accuracy (issue 2)")
 
 
 def main() -> None:

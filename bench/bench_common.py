@@ -1,0 +1,40 @@
+"""Helpers shared by the bench scripts: run a command measuring its peak memory, rewrite a docs table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+
+def run_measured(command: list[str], cwd: Path = ROOT) -> tuple[int, float, float]:
+    """Run ``command`` to completion in a fresh process.
+
+    Returns:
+        (exit status, wall seconds, peak resident memory of that process in MB from ``os.wait4`` rusage).
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd)
+    _, status, usage = os.wait4(process.pid, 0)
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores"
+
+
+def write_docs_section(start: str, end: str, table: str, heading: str, docs: Path = DOCS) -> None:
+    """Replace the text between the ``start`` and ``end`` markers of ``docs`` with ``table`` (which carries
+    both markers), or append it under ``heading`` when the markers are not there yet."""
+    text = docs.read_text() if docs.exists() else "# Benchmarks\n\n"
+    if start in text:
+        head, rest = text.split(start, 1)
+        text = head + table + rest.split(end, 1)[1]
+    else:
+        text += f"\n{heading}\n\n{table}\n"
+    docs.write_text(text)

@@ -1,0 +1,200 @@
+"""Speed benchmark (issue 4): tunekit against Hugging Face Trainer and `transformers.pipeline`, in one run.
+
+Same model (MiniLM-L6), same SST-2 examples, epochs, seed, batch size, learning rate and starting weights for
+every training system; each system runs in a fresh process (bench/speed_train.py, bench/speed_infer.py) so its
+peak memory is its own. Model FLOPs utilisation is measured against a GEMM peak measured in the same run
+(bench/speed_flops.py). Results go to bench/results/speed.json; the table in docs/benchmarks.md is rendered
+from it.
+
+    python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
+    python bench/speed_benchmarks.py --quick      # 800 examples, bounded under 5 minutes
+    python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
+    python bench/speed_benchmarks.py --table-only
+
+Run it alone on the machine (the figures are throughputs): `flock /tmp/tunekit-heavy.lock python bench/...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench_common import ROOT, machine, run_measured, write_docs_section
+
+RESULTS = ROOT / "bench" / "results" / "speed.json"
+TABLE_START, TABLE_END = "<!-- speed-table:start -->", "<!-- speed-table:end -->"
+LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}  # tunekit's defaults for a 384-wide encoder, given to every system
+MODES = {
+    "full": {"n_train": 4000, "epochs": 1, "eval_every": 50, "n_texts": None},
+    "quick": {"n_train": 800, "epochs": 1, "eval_every": 50, "n_texts": 256},
+}
+TRAINING = [f"{system}-{method}" for method in ("full", "lora") for system in ("tunekit", "trainer-best",
+                                                                               "trainer-seeds")]
+INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pipeline")]
+COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 0.85}
+
+
+def run_worker(script: str, system: str, params: dict) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        status, wall, peak_rss_mb = run_measured([sys.executable, str(ROOT / "bench" / script), system,
+                                                  json.dumps(params), str(out)])
+        if status != 0:
+            raise SystemExit(f"{script} {system} failed with status {status}")
+        # the 1-minute load average includes this run's own threads: well above the core count means it shared them
+        return {**json.loads(out.read_text()), "process_seconds": round(wall, 1), "peak_rss_mb": round(peak_rss_mb),
+                "load_average_after": round(os.getloadavg()[0], 1)}
+
+
+def training_params(name: str, mode: dict) -> tuple[str, dict]:
+    system, method = name.rsplit("-", 1)
+    return system, {**COMMON, "method": method, "learning_rate": LEARNING_RATES[method],
+                    "n_train": mode["n_train"], "epochs": mode["epochs"], "eval_every": mode["eval_every"]}
+
+
+def inference_params(name: str, mode: dict, run_dir: Path) -> tuple[str, dict]:
+    system, batch = name.rsplit("-batch", 1)
+    return system, {"seed": 0, "batch_size": int(batch), "n_texts": mode["n_texts"], "run_dir": str(run_dir)}
+
+
+def add_ratios(run: dict) -> None:
+    """Speed-ups of tunekit over each baseline, and utilisation of the measured peaks."""
+    peak = run["gemm_peak"]
+    for r in run["training"].values():
+        r["mfu_bf16_peak"] = r["model_tflops_per_second"] * 1e3 / peak["bf16_gflops"]
+        r["mfu_fp32_peak"] = r["model_tflops_per_second"] * 1e3 / peak["fp32_gflops"]
+    for method in ("full", "lora"):
+        ours = run["training"].get(f"tunekit-{method}")
+        for baseline in ("trainer-seeds", "trainer-best"):
+            other = run["training"].get(f"{baseline}-{method}")
+            if ours and other:
+                ours[f"speedup_vs_{baseline}"] = ours["samples_per_second"] / other["samples_per_second"]
+                ours[f"accuracy_minus_{baseline}"] = ours["final_dev_accuracy"] - other["final_dev_accuracy"]
+    for batch in (1, 64):
+        ours, other = run["inference"].get(f"tunekit-batch{batch}"), run["inference"].get(f"pipeline-batch{batch}")
+        if ours and other:
+            ours["speedup_vs_pipeline"] = ours["texts_per_second"] / other["texts_per_second"]
+
+
+def git_revision() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "src") else "")
+
+
+def measure(mode_name: str, only: list[str] | None, run_dir: Path) -> dict:
+    mode = MODES[mode_name]
+    run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES},
+           "command": "python bench/speed_benchmarks.py" + (" --quick" if mode_name == "quick" else ""),
+           "revision": git_revision(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+           "machine": machine(), "gemm_peak": None,
+           "training": {}, "inference": {}}
+    run["gemm_peak"] = gemm_peak()
+    for name in TRAINING:
+        if only is None or name in only:
+            run["training"][name] = run_worker("speed_train.py", *training_params(name, mode))
+            print(name, json.dumps({k: v for k, v in run["training"][name].items() if k != "evaluations"}), flush=True)
+    for name in INFERENCE:
+        if only is None or name in only:
+            run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir))
+            print(name, json.dumps(run["inference"][name]), flush=True)
+    add_ratios(run)
+    return run
+
+
+def gemm_peak() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "peak.json"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "speed_flops.py"), str(out)], check=True)
+        return json.loads(out.read_text())
+
+
+def _time(seconds: float | None) -> str:
+    return "not reached" if seconds is None else f"{seconds:.0f} s"
+
+
+def render_run(run: dict) -> list[str]:
+    s, peak = run["settings"], run["gemm_peak"]
+    lines = [f"Command: `{run['command']}` — measured {run['date']} on {run['machine']} (revision {run['revision']}); "
+             f"{s['n_train']} SST-2 training examples, {s['epochs']} epoch, batch {s['batch_size']}, seed {s['seed']}, "
+             f"validation on GLUE dev ({s['n_texts'] or 872} texts for inference). GEMM peak measured in the same "
+             f"run at {peak['threads']} threads: **bf16 {peak['bf16_gflops']:.0f} GFLOP/s, fp32 "
+             f"{peak['fp32_gflops']:.0f} GFLOP/s**.", "",
+             "| training | samples/s | real tokens/s | padded tokens/s | padding | MFU (bf16 peak) | "
+             f"time to {s['target_accuracy']:.2f} dev acc. | final dev acc. | peak RSS | tunekit speed-up |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, r in run["training"].items():
+        speedup = " / ".join(f"{r[k]:.1f}× vs {k.removeprefix('speedup_vs_')}" for k in r if k.startswith("speedup"))
+        lines.append(f"| {name} | {r['samples_per_second']:.1f} | {r['real_tokens_per_second']:.0f} | "
+                     f"{r['padded_tokens_per_second']:.0f} | {r['padding_fraction']:.0%} | {r['mfu_bf16_peak']:.1%} | "
+                     f"{_time(r['time_to_target_seconds'])} | {r['final_dev_accuracy']:.4f} | "
+                     f"{r['peak_rss_mb']} MB | {speedup} |")
+    if run["inference"]:
+        lines += ["", "| inference | batch | texts/s | MFU (bf16 peak) | dev acc. | peak RSS | tunekit speed-up |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for name, r in run["inference"].items():
+            speedup = f"{r['speedup_vs_pipeline']:.1f}× vs pipeline" if "speedup_vs_pipeline" in r else ""
+            lines.append(f"| {name.rsplit('-batch', 1)[0]} | {r['batch_size']} | {r['texts_per_second']:.1f} | "
+                         f"{r['model_tflops_per_second'] * 1e3 / peak['bf16_gflops']:.1%} | "
+                         f"{r['dev_accuracy']:.4f} | {r['peak_rss_mb']} MB | {speedup} |")
+    return lines
+
+
+def render_tagged(tagged: dict) -> list[str]:
+    lines = ["| figure | revision | system | samples/s | MFU (bf16 peak) | final dev acc. | peak RSS |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for tag, run in tagged.items():
+        for name, r in run["training"].items():
+            lines.append(f"| {tag} | {run['revision']} | {name} | {r['samples_per_second']:.1f} | "
+                         f"{r['mfu_bf16_peak']:.1%} | {r['final_dev_accuracy']:.4f} | {r['peak_rss_mb']} MB |")
+        for name, r in run["inference"].items():
+            lines.append(f"| {tag} | {run['revision']} | {name} (texts/s) | {r['texts_per_second']:.1f} | "
+                         f"| {r['dev_accuracy']:.4f} | {r['peak_rss_mb']} MB |")
+    return lines
+
+
+def render_table(results: dict) -> str:
+    lines = [TABLE_START, ""]
+    for mode in ("full", "quick"):
+        if mode in results:
+            lines += [f"### {'Full run' if mode == 'full' else 'Quick run'}", "", *render_run(results[mode]), ""]
+    if results.get("tagged"):
+        lines += ["### Before/after figures", "",
+                  "Each optimisation measured with the same harness before and after it "
+                  "(`python bench/speed_benchmarks.py --only SYSTEMS --tag NAME`):", "",
+                  *render_tagged(results["tagged"]), ""]
+    return "\n".join([*lines, TABLE_END])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="800 training examples, 256 inference texts")
+    parser.add_argument("--only", nargs="*", choices=TRAINING + INFERENCE, help="systems to run")
+    parser.add_argument("--tag", help="keep this run under a name (before/after figures) instead of as the table")
+    parser.add_argument("--run-dir", type=Path, default=ROOT / "bench" / "runs" / "sst2-full",
+                        help="finished run used for inference (python bench/core_benchmarks.py --only sst2-full)")
+    parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if not args.table_only:
+        mode = "quick" if args.quick else "full"
+        run = measure(mode, args.only, args.run_dir)
+        if args.tag:
+            run["command"] += " --only " + " ".join(args.only or []) + f" --tag {args.tag}"
+            results.setdefault("tagged", {})[args.tag] = run
+        else:
+            results[mode] = run
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_docs_section(TABLE_START, TABLE_END, render_table(results), "## Speed (issue 4)")
+
+
+if __name__ == "__main__":
+    main()
