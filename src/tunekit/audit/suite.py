@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.audit.calibration import calibration_report
-from tunekit.audit.contract import SCHEMA_VERSION, gate_verdict
+from tunekit.audit.contract import GATED, SCHEMA_VERSION, gate_verdict
 from tunekit.audit.fairness import counterfactual_flips, group_metrics
 from tunekit.audit.perturbations import default_perturbations
 from tunekit.audit.postprocess import threshold_optimizer_effect
@@ -96,39 +96,61 @@ def audit_predictor(predict_proba: ProbabilityFn, classes: Sequence[Any], inputs
     synonym_fn, synonym_reason = synonyms if synonyms is not None else wordnet_synonyms()
     keep = sample_indices(len(inputs.texts), options.max_examples, options.seed)
     texts, targets = [inputs.texts[i] for i in keep], np.asarray(inputs.targets)[keep]
+    groups = None if inputs.groups is None else [inputs.groups[i] for i in keep]
     probabilities = scored(texts)
     skipped = dict(inputs.skip_reasons or {})
     report: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "examples": len(texts), "classes": list(classes)}
+    report["fairness"] = _fairness(scored, classes, texts, targets, groups, word_pairs, options.seed, skipped)
+    report["robustness"] = _robustness(scored, texts, targets, inputs.contrast, synonym_fn, synonym_reason, options,
+                                       skipped)
+    report["privacy"] = _privacy(scored, texts, targets, inputs, options, skipped)
+    report["calibration"] = calibration_report(probabilities, targets, list(classes), calibration_bins,
+                                               None if plot_dir is None else plot_dir / "reliability.png")
+    report["skipped"] = skipped
+    report["model_queries"] = scored.queries
+    report["duration_seconds"] = round(time.perf_counter() - start, 1)
+    report["gate"] = gate_verdict(report, {option: getattr(options, option) for _, option in GATED})
+    return report
 
+
+def _fairness(scored: ProbabilityFn, classes: Sequence[Any], texts: list[str], targets: np.ndarray,
+              groups: list[Any] | None, word_pairs: dict[str, SwapTable], seed: int, skipped: dict) -> dict:
     lists = {name: counterfactual_flips(scored, classes, texts, table) for name, table in word_pairs.items()}
     worst = max(lists.values(), key=lambda r: r["flip_rate"]) if lists else None
-    report["fairness"] = {"counterfactual": {
+    fairness: dict[str, Any] = {"counterfactual": {
         "flip_rate": worst["flip_rate"] if worst else None,
         "mean_probability_shift": worst["mean_probability_shift"] if worst else None, "lists": lists}}
-    if inputs.groups is not None:
-        groups = [inputs.groups[i] for i in keep]
-        report["fairness"]["groups"] = group_metrics(targets, probabilities.argmax(axis=1), groups, classes)
-        if len(classes) == 2:
-            try:
-                report["fairness"]["groups"]["threshold_optimizer"] = threshold_optimizer_effect(
-                    probabilities[:, 1], targets, groups, seed=options.seed)
-            except ValueError as exc:  # e.g. a group with a single class in one half
-                skipped["fairness.groups.threshold_optimizer"] = f"group thresholds could not be fitted: {exc}"
+    if groups is None:
+        return fairness
+    probabilities = scored(texts)
+    fairness["groups"] = group_metrics(targets, probabilities.argmax(axis=1), groups, classes)
+    if len(classes) == 2:
+        try:
+            fairness["groups"]["threshold_optimizer"] = threshold_optimizer_effect(probabilities[:, 1], targets,
+                                                                                   groups, seed=seed)
+        except ValueError as exc:  # e.g. a group with a single class in one half
+            skipped["fairness.groups.threshold_optimizer"] = f"group thresholds could not be fitted: {exc}"
+    return fairness
 
-    perturbations = default_perturbations(synonym_fn)
-    robustness = perturbed_accuracy(scored, texts, targets, perturbations, options.seed)
+
+def _robustness(scored: ProbabilityFn, texts: list[str], targets: np.ndarray, contrast, synonym_fn: SynonymFn | None,
+                synonym_reason: str | None, options: AuditConfig, skipped: dict) -> dict:
+    robustness = perturbed_accuracy(scored, texts, targets, default_perturbations(synonym_fn), options.seed)
     if synonym_fn is None:
         skipped["robustness.synonym_substitution"] = skipped["robustness.attack_success_rate"] = synonym_reason
-        robustness.update(attack_success_rate=None)
+        robustness["attack_success_rate"] = None
     else:
         attack = attack_success_rate(scored, texts, targets, synonym_fn, options.attack_query_budget,
                                      options.attack_examples, options.seed)
         robustness.update(attack_success_rate=attack.pop("attack_success_rate"), attack=attack)
-    if inputs.contrast is not None:
-        robustness["contrast_set"] = contrast_set_accuracy(scored, *inputs.contrast)
-    report["robustness"] = robustness
+    if contrast is not None:
+        robustness["contrast_set"] = contrast_set_accuracy(scored, *contrast)
+    return robustness
 
-    report["privacy"] = {"membership_inference_auc": None}
+
+def _privacy(scored: ProbabilityFn, texts: list[str], targets: np.ndarray, inputs: AuditInputs,
+             options: AuditConfig, skipped: dict) -> dict:
+    privacy: dict[str, Any] = {"membership_inference_auc": None}
     outside = set(inputs.members or [])
     non_members = [i for i in range(len(texts)) if texts[i] not in outside][:options.membership_examples]
     if inputs.members and not non_members:
@@ -138,21 +160,11 @@ def audit_predictor(predict_proba: ProbabilityFn, classes: Sequence[Any], inputs
         attack = membership_inference_auc(
             example_losses(scored, [inputs.members[i] for i in members], np.asarray(inputs.member_targets)[members]),
             example_losses(scored, [texts[i] for i in non_members], targets[non_members]))
-        report["privacy"].update(membership_inference_auc=attack.pop("membership_inference_auc"),
-                                 membership_inference=attack)
+        privacy.update(membership_inference_auc=attack.pop("membership_inference_auc"), membership_inference=attack)
     else:
         skipped.setdefault("privacy.membership_inference_auc", "no training data to draw members from")
     if inputs.training_texts is not None:
-        report["privacy"]["pii"] = scan_pii(inputs.training_texts)
+        privacy["pii"] = scan_pii(inputs.training_texts)
     else:
         skipped.setdefault("privacy.pii", "no training data to scan")
-
-    report["calibration"] = calibration_report(probabilities, targets, list(classes), calibration_bins,
-                                               None if plot_dir is None else plot_dir / "reliability.png")
-    report["skipped"] = skipped
-    report["model_queries"] = scored.queries
-    report["duration_seconds"] = round(time.perf_counter() - start, 1)
-    report["gate"] = gate_verdict(report, {name: getattr(options, name) for name in
-                                           ("max_flip_rate", "max_accuracy_drop", "max_attack_success_rate",
-                                            "max_membership_inference_auc", "max_ece", "max_pii_in_training")})
-    return report
+    return privacy
