@@ -1,4 +1,5 @@
-"""Prefix tuning: it changes BERT's outputs; on MPNet (no past key values) it fails with a reason, not a trace."""
+"""Prefix tuning: it changes BERT's outputs; on MPNet (no past key values) it fails with a reason, not a trace.
+Virtual tokens of both prompt methods must fit the position embeddings."""
 
 from __future__ import annotations
 
@@ -35,3 +36,12 @@ def test_bert_prefixes_reach_the_attention(task, tiny_model_dir):
         for parameter in model.prompt_encoder.parameters():
             parameter.mul_(10)
     assert not torch.allclose(logits_of(model), before, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning"])
+def test_virtual_tokens_must_fit_the_position_embeddings(method, tiny_model_dir):
+    """The tiny BERT has 64 positions: 32 tokens + 40 virtual ones do not fit, and the error says what to lower."""
+    config = method_config(tiny_model_dir, method, "classification", prompt={"num_virtual_tokens": 40})
+    with pytest.raises(ConfigError, match="exceeds this model's 64 positions") as excinfo:
+        build_model(config, LABELS["classification"])
+    assert "data.max_seq_len to 24" in excinfo.value.fix

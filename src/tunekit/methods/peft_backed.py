@@ -36,7 +36,7 @@ class PeftMethod:
     make_step_hook: Callable[[nn.Module, RunConfig, int], StepHook | None] | None = None
     prepare: Callable[[nn.Module, RunConfig], None] | None = None
     """Called on the PEFT model after it is built or loaded (e.g. to register a forward hook)."""
-    unsupported: Callable[[nn.Module], ConfigError | None] | None = None
+    unsupported: Callable[[nn.Module, RunConfig], ConfigError | None] | None = None
     """The error naming why this base model cannot take the method (None when it can), checked before wrapping."""
     weights_file: str = "adapter_model.safetensors"
     has_adapter: bool = True
@@ -46,7 +46,7 @@ class PeftMethod:
         return self.cannot_merge is None
 
     def apply(self, model: nn.Module, config: RunConfig) -> nn.Module:
-        problem = self.unsupported(model) if self.unsupported is not None else None
+        problem = self.unsupported(model, config) if self.unsupported is not None else None
         if problem is not None:
             raise problem
         peft_config = self.peft_config(model, config)

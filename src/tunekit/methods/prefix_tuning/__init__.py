@@ -15,6 +15,7 @@ from torch import nn
 from tunekit.config.schema import RunConfig
 from tunekit.errors import ConfigError
 from tunekit.methods.peft_backed import PeftMethod
+from tunekit.methods.prompt_tuning import positions_left
 from tunekit.methods.tasks import PEFT_TASK_TYPES, head_modules
 
 
@@ -23,11 +24,12 @@ def _peft_config(model: nn.Module, config: RunConfig) -> PrefixTuningConfig:
                               num_virtual_tokens=config.prompt.num_virtual_tokens, modules_to_save=head_modules(model))
 
 
-def _unsupported(model: nn.Module) -> ConfigError | None:
-    """peft passes the prefixes as ``past_key_values``; it checks the encoder's signature only at the first forward."""
+def _unsupported(model: nn.Module, config: RunConfig) -> ConfigError | None:
+    """peft passes the prefixes as ``past_key_values``; it checks the encoder's signature only at the first forward.
+    The input's position ids then start after the prefix, as after a cache."""
     encoder = getattr(model, model.base_model_prefix)
     if "past_key_values" in inspect.signature(encoder.forward).parameters:
-        return None
+        return positions_left(model, config)
     return ConfigError(
         f"prefix tuning needs an encoder that accepts past key values (the prefixes are passed that way); "
         f"`{model.config.model_type}` in this transformers version does not",

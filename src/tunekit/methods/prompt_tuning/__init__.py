@@ -12,6 +12,7 @@ from peft import PromptTuningConfig
 from torch import nn
 
 from tunekit.config.schema import RunConfig
+from tunekit.errors import ConfigError
 from tunekit.methods.peft_backed import PeftMethod
 from tunekit.methods.tasks import PEFT_TASK_TYPES, head_modules
 
@@ -19,6 +20,18 @@ from tunekit.methods.tasks import PEFT_TASK_TYPES, head_modules
 def _peft_config(model: nn.Module, config: RunConfig) -> PromptTuningConfig:
     return PromptTuningConfig(task_type=PEFT_TASK_TYPES[config.task],
                               num_virtual_tokens=config.prompt.num_virtual_tokens, modules_to_save=head_modules(model))
+
+
+def positions_left(model: nn.Module, config: RunConfig) -> ConfigError | None:
+    """Virtual tokens take position ids too: `data.max_seq_len` + them must fit the position embeddings."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    needed = config.data.max_seq_len + config.prompt.num_virtual_tokens
+    if limit is None or needed <= limit:
+        return None
+    return ConfigError(f"`data.max_seq_len` + `prompt.num_virtual_tokens` = {needed} exceeds this model's "
+                       f"{limit} positions",
+                       f"lower data.max_seq_len to {limit - config.prompt.num_virtual_tokens} or fewer, "
+                       "or lower prompt.num_virtual_tokens")
 
 
 def _drop_virtual_token_logits(module: nn.Module, args: tuple, kwargs: dict, output):
@@ -35,7 +48,7 @@ def _prepare(model: nn.Module, config: RunConfig) -> None:
 
 
 METHOD = PeftMethod(
-    name="prompt_tuning", peft_config=_peft_config, prepare=_prepare,
+    name="prompt_tuning", peft_config=_peft_config, prepare=_prepare, unsupported=positions_left,
     cannot_merge="its virtual tokens are extra inputs, not a change to any weight",
     learning_rate=lambda hidden_size: 3e-2,  # prompt embeddings need large steps (Lester et al. train with 0.3)
 )
