@@ -5,6 +5,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.generation.modes import GenerationMode
 
 from conftest import bearer
 
@@ -19,7 +20,8 @@ def test_no_generated_request_gets_a_server_error(client, keys):
     @given(data=st.data())
     def fuzz(data):
         operation = data.draw(st.sampled_from(operations))
-        case = data.draw(operation.as_strategy())
+        mode = data.draw(st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]))
+        case = data.draw(operation.as_strategy(mode))
         key = data.draw(st.sampled_from([keys["admin"], keys["predict"], keys["explain"], None]))
         request = case.as_transport_kwargs(headers=bearer(key) if key else {})
         response = client.request(request["method"], request["url"].replace("http://localhost", ""),

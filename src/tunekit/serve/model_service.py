@@ -84,11 +84,10 @@ class ModelService:
         audit = check_audit_gate(run_dir, allow_failed_audit)
         task = load_config(layout.config).task
         if task == "token_classification":
-            model = _load_tagger(run_dir, model_batch_size)
+            from tunekit.inference.tagger import TagPredictor as model_class
         else:
-            from tunekit.inference.predictor import Predictor
-
-            model = Predictor.from_run_dir(run_dir, batch_size=model_batch_size)
+            from tunekit.inference.predictor import Predictor as model_class
+        model = model_class.from_run_dir(run_dir, batch_size=model_batch_size)
         metrics = read_json(layout.metrics) if layout.metrics.is_file() else {}
         return cls(run_dir, task, model, audit, metrics)
 
@@ -125,12 +124,6 @@ class ModelService:
     def model_card(self) -> str | None:
         path = self.run_dir / MODEL_CARD
         return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
-def _load_tagger(run_dir: Path, model_batch_size: int | None) -> Any:
-    from tunekit.inference.tagger import TagPredictor
-
-    return TagPredictor.from_run_dir(run_dir, batch_size=model_batch_size)
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
 from tunekit.serve.dependencies import ERROR_RESPONSES, LoadedState, require_scope
 from tunekit.serve.routes.predictions import check_text_limits
@@ -16,9 +16,7 @@ router = APIRouter(tags=["explain"])
              dependencies=[Depends(require_scope("explain"))])
 async def explain(request: TextsRequest, state: LoadedState) -> ExplainResponse:
     """Explain each text's predicted label with a score per token (classification runs). One model pass per
-    token, so batches are capped lower than for /v1/predict. Needs scope `explain`."""
+    token, so batches are capped lower than for /v1/predict. A tagger run answers 422. Needs scope `explain`."""
     limits = state.config.limits
     check_text_limits(request.texts, limits, limits.max_explain_texts, limits.max_explain_chars)
-    if state.service.task != "classification":
-        raise HTTPException(422, "explanations are available for classification runs only")
     return {"explanations": await state.batcher.run_exclusive(state.service.explain, request.texts)}
