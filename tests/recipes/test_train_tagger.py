@@ -52,6 +52,8 @@ def test_run_directory_holds_entity_scores_and_reports(tiny_tagger_run):
     assert "entity micro F1" in report and "test_confusion_matrix.png" in report
     assert (tiny_tagger_run / "test_confusion_matrix.png").stat().st_size > 0
     assert not (tiny_tagger_run / "checkpoints").exists()
+    card = (tiny_tagger_run / "MODEL_CARD.md").read_text()
+    assert "Tags named entities of 3 types (LOC, MISC, ORG)" in card and "entity micro-F1" in card
 
 
 @pytest.mark.parametrize("interrupt_at", [5, 14])

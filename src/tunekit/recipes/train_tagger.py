@@ -21,6 +21,7 @@ from tunekit.evaluation.report import report_header
 from tunekit.inference.tagger import TagPredictor
 from tunekit.methods import METHODS
 from tunekit.run.layout import RunLayout
+from tunekit.run.model_card import write_model_card
 from tunekit.run.model_io import build_model, load_tokenizer, save_model
 from tunekit.run.setup import (
     check_sequence_length,
@@ -91,6 +92,7 @@ def train_tagger(config: RunConfig, run_dir: Path, *, splits: TaggedSplits | Non
     save_model(model.eval(), tokenizer, layout.model, config.method)
     training = session.summary(config, state, len(splits.train))
     _evaluate_and_report(TagPredictor(model, tokenizer, splits.tag_map, config), splits, layout, training, console)
+    write_model_card(layout.root)
     return run_dir
 
 

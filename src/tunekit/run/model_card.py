@@ -17,7 +17,12 @@ def model_card_path(run_dir: Path) -> Path:
     return Path(run_dir) / "MODEL_CARD.md"
 
 
-def _metrics_lines(metrics: dict) -> list[str]:
+def _metrics_lines(metrics: dict, task: str) -> list[str]:
+    if task == "token_classification":
+        lines = ["| split | sentences | entity micro-F1 | entity macro-F1 | token accuracy |", "|---|---|---|---|---|"]
+        return lines + [f"| {split} | {m['sentences']} | {m['micro_f1']:.4f} | {m['macro_f1']:.4f} | "
+                        f"{m['token_accuracy']:.4f} |"
+                        for split, m in metrics.items() if split in ("validation", "test")]
     lines = ["| split | examples | accuracy | macro-F1 | ECE |", "|---|---|---|---|---|"]
     for split in ("validation", "test"):
         if split in metrics:
@@ -33,8 +38,7 @@ def render_model_card(config: RunConfig, classes: list, metrics: dict, privacy: 
     lines = [
         f"# Model card: {config.model.name} fine-tuned ({config.method})", "",
         "## Intended use", "",
-        f"Classifies {'pairs of texts' if data.text_pair_column else 'texts'} into {len(classes)} classes: "
-        f"{', '.join(str(c) for c in classes[:20])}{' …' if len(classes) > 20 else ''}. Use it on text like its "
+        f"{_what_it_does(config, classes)}. Use it on text like its "
         "training data (same language, domain and length); it is not validated for other uses or for decisions "
         "about people without human review.", "",
         "## Training data", "",
@@ -46,7 +50,7 @@ def render_model_card(config: RunConfig, classes: list, metrics: dict, privacy: 
         f"- base model `{config.model.name}`, method `{config.method}`, {training.get('steps', '?')} optimiser steps,"
         f" learning rate {config.train.learning_rate}, seed {config.train.seed}",
         f"- differential privacy: {_privacy_line(privacy)}", "",
-        "## Metrics", "", *_metrics_lines(metrics), "",
+        "## Metrics", "", *_metrics_lines(metrics, config.task), "",
         "## Limitations", "",
         "- Metrics hold for data like the evaluation sets above; accuracy drops on other domains and on noisy text "
         "(see the audit's robustness figures).",
@@ -56,6 +60,14 @@ def render_model_card(config: RunConfig, classes: list, metrics: dict, privacy: 
             "" if privacy else " Training examples may be memorised: no differential-privacy guarantee."), "",
         "## Audit", "", AUDIT_START, NOT_AUDITED.rstrip("\n"), AUDIT_END, ""]
     return "\n".join(lines)
+
+
+def _what_it_does(config: RunConfig, classes: list) -> str:
+    if config.task == "token_classification":
+        types = sorted({str(c)[2:] for c in classes if str(c) != "O"})
+        return f"Tags named entities of {len(types)} types ({', '.join(types)}) word by word (IOB2)"
+    return (f"Classifies {'pairs of texts' if config.data.text_pair_column else 'texts'} into {len(classes)} classes: "
+            f"{', '.join(str(c) for c in classes[:20])}{' …' if len(classes) > 20 else ''}")
 
 
 def _privacy_line(privacy: dict | None) -> str:
