@@ -1,9 +1,10 @@
 """DP-SGD on SST-2 (MiniLM-L6 + LoRA, ε ≤ 8 at δ = 1/n) and the membership-inference AUC of private and
 non-private runs.
 
-Acceptance: ≥ 0.80 SST-2 dev accuracy at ε ≤ 8; the membership-inference AUC (loss-threshold attack, training
-members vs SST-2 dev non-members, 872 each) is reported next to the non-private runs' (bench/runs/sst2-lora,
-bench/runs/sst2-full: same training split).
+Acceptance: ≥ 0.80 SST-2 dev accuracy at ε ≤ 8; the membership-inference AUC (loss-threshold attack, 1000
+training members vs 1000 non-members from the held-out 10% validation split of the same GLUE train file, texts
+also in training excluded) is reported next to the non-private runs' (bench/runs/sst2-lora, bench/runs/sst2-full:
+same file, same split seed, so the same members and non-members).
 
     flock /tmp/tunekit-heavy.lock .venv/bin/python bench/audit_dp.py --stage train
     flock /tmp/tunekit-heavy.lock .venv/bin/python bench/audit_dp.py --stage attack
@@ -44,21 +45,25 @@ def train() -> dict:
             "privacy": json.loads((DP_RUN / "privacy.json").read_text()), "config": OVERRIDES}
 
 
-def attack(n: int = 872) -> dict:
+def attack(n: int = 1000) -> dict:
     from tunekit.audit.privacy import example_losses, membership_inference_auc
-    from tunekit.data.prepare import load_labeled, load_splits
+    from tunekit.data.prepare import load_splits
     from tunekit.inference.predictor import Predictor
 
     results = {}
     for name in ("audit-sst2-dp-lora", "sst2-lora", "sst2-full"):
         predictor = Predictor.from_run_dir(ROOT / "runs" / name)
         config = predictor.config.data
-        train = load_splits(config).train  # the split the run trained on (same file, same seed)
-        dev = load_labeled(str(SST2 / "dev.tsv"), config)
+        splits = load_splits(config)  # the splits the run trained and validated on (same file, same seed)
+        train, held_out = splits.train, splits.validation
+        seen = set(train.texts)
+        outside = [i for i in range(len(held_out)) if held_out.texts[i] not in seen]  # GLUE repeats some phrases
         members = random.Random(0).sample(range(len(train)), n)
+        non_members = random.Random(1).sample(outside, n)
         member_losses = example_losses(predictor.predict_proba, [train.texts[i] for i in members],
                                        predictor.label_map.encode([train.labels[i] for i in members]))
-        non_member_losses = example_losses(predictor.predict_proba, dev.texts, predictor.label_map.encode(dev.labels))
+        non_member_losses = example_losses(predictor.predict_proba, [held_out.texts[i] for i in non_members],
+                                           predictor.label_map.encode([held_out.labels[i] for i in non_members]))
         metrics = json.loads((ROOT / "runs" / name / "metrics.json").read_text())
         results[name] = {**membership_inference_auc(member_losses, non_member_losses),
                          "sst2_dev_accuracy": metrics["test"]["accuracy"],

@@ -50,6 +50,7 @@ def test_audit_writes_the_contract_report_and_the_card_section(tiny_run, tmp_pat
     assert saved["privacy"]["pii"]["by_kind"]["email"] == train_examples  # one planted address per text
     assert "@" not in (tmp_path / "redacted.csv").read_text()
     assert 0.0 <= saved["privacy"]["membership_inference_auc"] <= 1.0
+    assert saved["privacy"]["membership_inference"]["non_member_source"] == "held-out split"
     assert saved["fairness"]["counterfactual"]["lists"]["gender"]["texts_with_swaps"] == 60
     assert set(saved["fairness"]["groups"]["groups"]) == {"a", "b"}
     assert "after" in saved["fairness"]["groups"]["threshold_optimizer"]

@@ -56,6 +56,8 @@ class AuditInputs:
         texts, targets: labeled audit data (held out from training); ``targets`` are class ids ``(n,)``.
         groups: one group label per audit text, for per-group metrics.
         members, member_targets: training examples, for the membership-inference attack.
+        non_members, non_member_targets: held-out examples from the training data's distribution (the run's
+            validation split); None uses the audit data, which may come from another distribution.
         training_texts: every training text, for the PII scan.
         contrast: ``(originals, original_targets, edited, edited_targets)`` for contrast-set accuracy.
     """
@@ -65,6 +67,8 @@ class AuditInputs:
     groups: list[Any] | None = None
     members: list[str] | None = None
     member_targets: np.ndarray | None = None
+    non_members: list[str] | None = None
+    non_member_targets: np.ndarray | None = None
     training_texts: list[str] | None = None
     contrast: tuple[list[str], np.ndarray, list[str], np.ndarray] | None = None
     skip_reasons: dict[str, str] | None = None
@@ -152,15 +156,20 @@ def _privacy(scored: ProbabilityFn, texts: list[str], targets: np.ndarray, input
              options: AuditConfig, skipped: dict) -> dict:
     privacy: dict[str, Any] = {"membership_inference_auc": None}
     outside = set(inputs.members or [])
-    non_members = [i for i in range(len(texts)) if texts[i] not in outside][:options.membership_examples]
+    pool, pool_targets, source = texts, targets, "audit data"
+    if inputs.non_members is not None:
+        pool, pool_targets, source = inputs.non_members, np.asarray(inputs.non_member_targets), "held-out split"
+    candidates = [i for i in range(len(pool)) if pool[i] not in outside]
+    non_members = [candidates[i] for i in sample_indices(len(candidates), options.membership_examples, options.seed)]
     if inputs.members and not non_members:
-        skipped["privacy.membership_inference_auc"] = "every audit text occurs in the training data: no non-members"
+        skipped["privacy.membership_inference_auc"] = "every held-out text occurs in the training data: no non-members"
     elif inputs.members:
         members = sample_indices(len(inputs.members), options.membership_examples, options.seed)
         attack = membership_inference_auc(
             example_losses(scored, [inputs.members[i] for i in members], np.asarray(inputs.member_targets)[members]),
-            example_losses(scored, [texts[i] for i in non_members], targets[non_members]))
-        privacy.update(membership_inference_auc=attack.pop("membership_inference_auc"), membership_inference=attack)
+            example_losses(scored, [pool[i] for i in non_members], pool_targets[non_members]))
+        privacy.update(membership_inference_auc=attack.pop("membership_inference_auc"),
+                       membership_inference={**attack, "non_member_source": source})
     else:
         skipped.setdefault("privacy.membership_inference_auc", "no training data to draw members from")
     if inputs.training_texts is not None:

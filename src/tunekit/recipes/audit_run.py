@@ -93,9 +93,11 @@ def _audit_inputs(config: RunConfig, label_map: LabelMap, data_path: str) -> Aud
     inputs = AuditInputs(texts=data.texts, targets=label_map.encode(data.labels, source=str(data_path)),
                          groups=groups, skip_reasons={})
     if data_config.train and Path(data_config.train).exists():
-        train = load_splits(data_config).train  # the same seeded split the run trained on
-        inputs.members, inputs.training_texts = train.texts, train.texts
-        inputs.member_targets = label_map.encode(train.labels, source=train.source)
+        splits = load_splits(data_config)  # the same seeded splits the run trained and validated on
+        inputs.members, inputs.training_texts = splits.train.texts, splits.train.texts
+        inputs.member_targets = label_map.encode(splits.train.labels, source=splits.train.source)
+        inputs.non_members = splits.validation.texts  # same distribution as the members, never trained on
+        inputs.non_member_targets = label_map.encode(splits.validation.labels, source=splits.validation.source)
     else:
         reason = (f"the run's training data ({data_config.train}) is not on this machine" if data_config.train
                   else "the run was trained on in-memory data (Python API), so its members are unknown")
