@@ -201,6 +201,9 @@ class TrainConfig:
     """Seed for initialisation, shuffling and dropout: the same seed gives the same metrics."""
     num_threads: int | None = None
     """CPU threads for torch. None: all cores."""
+    gradient_checkpointing: bool = False
+    """Recompute each encoder layer's activations during backward: less memory (larger models, longer texts)
+    for about one extra forward pass per step."""
     log_every_steps: int = 20
     """Optimiser steps between log lines (JSONL and TensorBoard)."""
     tensorboard: bool = True

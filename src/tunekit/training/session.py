@@ -13,6 +13,7 @@ from torch import nn
 
 from tunekit.config.schema import RunConfig
 from tunekit.methods import trainable_parameters
+from tunekit.training.activation_checkpointing import checkpoint_layers
 from tunekit.training.checkpoint import TrainerState, latest_checkpoint, load_checkpoint
 from tunekit.training.early_stopping import EarlyStopping
 from tunekit.training.loop import steps_per_epoch
@@ -43,6 +44,8 @@ class TrainingSession:
         options = config.train
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         model.to(device)
+        if options.gradient_checkpointing:
+            checkpoint_layers(model)
         total_steps = options.max_steps or options.epochs * steps_per_epoch(
             n_examples, options.batch_size, options.gradient_accumulation_steps)
         optimizer = build_optimizer(model, options.learning_rate, options.weight_decay)
