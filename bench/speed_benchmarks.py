@@ -38,6 +38,10 @@ TRAINING = [f"{system}-{method}" for method in ("full", "lora") for system in ("
                                                                                "trainer-seeds")]
 INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pipeline")]
 COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 0.85}
+# Gradient checkpointing on the larger model: a short bounded tunekit run each way (core config's lr and batch)
+MPNET = {"model": "mpnet-base", "method": "full", "learning_rate": 3e-5, "batch_size": 32, "n_train": 640,
+         "n_dev": 128, "epochs": 1, "eval_every": 20, "seed": 0, "target_accuracy": 0.85}
+MEMORY = {"mpnet-full": {}, "mpnet-full-checkpointed": {"gradient_checkpointing": True}}
 
 
 def run_worker(script: str, system: str, params: dict) -> dict:
@@ -95,12 +99,16 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path) -> dict:
            "command": "python bench/speed_benchmarks.py" + (" --quick" if mode_name == "quick" else ""),
            "revision": git_revision(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "gemm_peak": None,
-           "training": {}, "inference": {}}
+           "training": {}, "memory": {}, "inference": {}}
     run["gemm_peak"] = gemm_peak()
     for name in TRAINING:
         if only is None or name in only:
             run["training"][name] = run_worker("speed_train.py", *training_params(name, mode))
             print(name, json.dumps({k: v for k, v in run["training"][name].items() if k != "evaluations"}), flush=True)
+    for name, overrides in MEMORY.items():
+        if only is None or name in only:
+            run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides})
+            print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
     for name in INFERENCE:
         if only is None or name in only:
             run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir))
@@ -136,6 +144,14 @@ def render_run(run: dict) -> list[str]:
                      f"{r['padded_tokens_per_second']:.0f} | {r['padding_fraction']:.0%} | {r['mfu_bf16_peak']:.1%} | "
                      f"{_time(r['time_to_target_seconds'])} | {r['final_dev_accuracy']:.4f} | "
                      f"{r['peak_rss_mb']} MB | {speedup} |")
+    if run.get("memory"):
+        lines += ["", f"Memory: MPNet-base full fine-tuning, {MPNET['n_train']} examples at batch "
+                  f"{MPNET['batch_size']} "
+                  "(a short bounded run each way; full vs LoRA memory for MiniLM is the peak RSS column above).", "",
+                  "| training | gradient checkpointing | samples/s | peak RSS |", "|---|---|---:|---:|"]
+        for name, r in run["memory"].items():
+            lines.append(f"| {name.removesuffix('-checkpointed')} | {'on' if 'checkpointed' in name else 'off'} | "
+                         f"{r['samples_per_second']:.1f} | {r['peak_rss_mb']} MB |")
     if run["inference"]:
         lines += ["", "| inference | batch | texts/s | MFU (bf16 peak) | dev acc. | peak RSS | tunekit speed-up |",
                   "|---|---:|---:|---:|---:|---:|---|"]
@@ -176,13 +192,14 @@ def render_table(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="800 training examples, 256 inference texts")
-    parser.add_argument("--only", nargs="*", choices=TRAINING + INFERENCE, help="systems to run")
+    parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE, help="systems to run")
     parser.add_argument("--tag", help="keep this run under a name (before/after figures) instead of as the table")
     parser.add_argument("--run-dir", type=Path, default=ROOT / "bench" / "runs" / "sst2-full",
                         help="finished run used for inference (python bench/core_benchmarks.py --only sst2-full)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
     parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
     args = parser.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
     if not args.table_only:
         mode = "quick" if args.quick else "full"
         run = measure(mode, args.only, args.run_dir)
@@ -191,8 +208,8 @@ def main() -> None:
             results.setdefault("tagged", {})[args.tag] = run
         else:
             results[mode] = run
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps(results, indent=2) + "\n")
     write_docs_section(TABLE_START, TABLE_END, render_table(results), "## Speed (issue 4)")
 
 
