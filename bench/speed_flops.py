@@ -29,6 +29,26 @@ def gemm_peak_gflops(dtype: torch.dtype, sizes: tuple[int, ...] = (2048, 4096), 
     return best
 
 
+def shaped_gemm_gflops(shapes: dict[str, tuple[int, int, int]], dtype: torch.dtype = torch.bfloat16,
+                       reps: int = 50) -> dict[str, float]:
+    """GFLOP/s of ``(m × k) @ (k × n)`` matmuls at the given shapes: the ceiling a model's own GEMMs can reach."""
+    result = {}
+    for name, (m, k, n) in shapes.items():
+        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+        for _ in range(5):
+            torch.matmul(a, b)
+        started = time.perf_counter()
+        for _ in range(reps):
+            torch.matmul(a, b)
+        result[name] = 2 * m * k * n * reps / (time.perf_counter() - started) / 1e9
+    return result
+
+
+# MiniLM-L6 at batch 16 × ~16 padded tokens = 256 rows: attention projections, FFN up and down
+MINILM_STEP_SHAPES = {"256x384x384": (256, 384, 384), "256x384x1536": (256, 384, 1536),
+                      "256x1536x384": (256, 1536, 384), "4096x384x1536": (4096, 384, 1536)}
+
+
 def linear_weights(model: nn.Module) -> tuple[int, int]:
     """(all, trainable) ``nn.Linear`` weight elements used in the forward pass.
 
@@ -88,7 +108,8 @@ def main() -> None:
 
     Path(sys.argv[1]).write_text(json.dumps({
         "threads": torch.get_num_threads(),
-        "bf16_gflops": gemm_peak_gflops(torch.bfloat16), "fp32_gflops": gemm_peak_gflops(torch.float32)}))
+        "bf16_gflops": gemm_peak_gflops(torch.bfloat16), "fp32_gflops": gemm_peak_gflops(torch.float32),
+        "bf16_gflops_at_model_shapes": shaped_gemm_gflops(MINILM_STEP_SHAPES)}))
 
 
 if __name__ == "__main__":
