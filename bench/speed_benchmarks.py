@@ -7,6 +7,8 @@ peak memory is its own. Model FLOPs utilisation is measured against a GEMM peak 
 from it.
 
     python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
+    python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory): about 6 minutes
+    python bench/speed_benchmarks.py --part lora  # only LoRA and inference: about 5 minutes
     python bench/speed_benchmarks.py --quick      # 800 examples, bounded under 5 minutes
     python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
     python bench/speed_benchmarks.py --table-only
@@ -37,6 +39,9 @@ MODES = {
 TRAINING = [f"{system}-{method}" for method in ("full", "lora") for system in ("tunekit", "trainer-best",
                                                                                "trainer-seeds")]
 INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pipeline")]
+# each part compares tunekit with its baselines within one invocation; `all` runs both
+PARTS = {"full": ["tunekit-full", "trainer-best-full", "trainer-seeds-full", "mpnet-full", "mpnet-full-checkpointed"],
+         "lora": ["tunekit-lora", "trainer-best-lora", "trainer-seeds-lora", *INFERENCE]}
 COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 0.85}
 # Gradient checkpointing on the larger model: a short bounded tunekit run each way (core config's lr and batch)
 MPNET = {"model": "mpnet-base", "method": "full", "learning_rate": 3e-5, "batch_size": 32, "n_train": 640,
@@ -93,10 +98,9 @@ def git_revision() -> str:
     return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "src") else "")
 
 
-def measure(mode_name: str, only: list[str] | None, run_dir: Path) -> dict:
+def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str) -> dict:
     mode = MODES[mode_name]
-    run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES},
-           "command": "python bench/speed_benchmarks.py" + (" --quick" if mode_name == "quick" else ""),
+    run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES}, "command": command,
            "revision": git_revision(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "gemm_peak": None,
            "training": {}, "memory": {}, "inference": {}}
@@ -178,9 +182,11 @@ def render_tagged(tagged: dict) -> list[str]:
 
 def render_table(results: dict) -> str:
     lines = [TABLE_START, ""]
-    for mode in ("full", "quick"):
-        if mode in results:
-            lines += [f"### {'Full run' if mode == 'full' else 'Quick run'}", "", *render_run(results[mode]), ""]
+    titles = {"full-all": "Full run", "full-full": "Full run: full fine-tuning",
+              "full-lora": "Full run: LoRA, inference", "quick-all": "Quick run"}
+    for key, title in titles.items():
+        if key in results:
+            lines += [f"### {title}", "", *render_run(results[key]), ""]
     if results.get("tagged"):
         lines += ["### Before/after figures", "",
                   "Each optimisation measured with the same harness before and after it "
@@ -192,6 +198,7 @@ def render_table(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="800 training examples, 256 inference texts")
+    parser.add_argument("--part", choices=["all", *PARTS], default="all", help="full fine-tuning or LoRA + inference")
     parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE, help="systems to run")
     parser.add_argument("--tag", help="keep this run under a name (before/after figures) instead of as the table")
     parser.add_argument("--run-dir", type=Path, default=ROOT / "bench" / "runs" / "sst2-full",
@@ -202,12 +209,15 @@ def main() -> None:
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     if not args.table_only:
         mode = "quick" if args.quick else "full"
-        run = measure(mode, args.only, args.run_dir)
+        command = "python bench/speed_benchmarks.py" + (" --quick" if args.quick else "")
+        command += f" --part {args.part}" if args.part != "all" else ""
+        command += f" --only {' '.join(args.only)} --tag {args.tag}" if args.tag else ""
+        only = args.only or (PARTS[args.part] if args.part != "all" else None)
+        run = measure(mode, only, args.run_dir, command)
         if args.tag:
-            run["command"] += " --only " + " ".join(args.only or []) + f" --tag {args.tag}"
             results.setdefault("tagged", {})[args.tag] = run
         else:
-            results[mode] = run
+            results[f"{mode}-{args.part}"] = run
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(results, indent=2) + "\n")
     write_docs_section(TABLE_START, TABLE_END, render_table(results), "## Speed (issue 4)")

@@ -127,16 +127,15 @@ def train_tunekit(p: dict, splits: DataSplits) -> tuple[torch.nn.Module, Trainin
 
 def train_hf_trainer(p: dict, splits: DataSplits, best: bool) -> tuple[torch.nn.Module, TrainingClock, TokenCounter]:
     """transformers.Trainer on the same model and examples: the seeds' recipe or its best CPU settings."""
-    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments, default_data_collator
+    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
     from tunekit.run.model_io import build_model, load_tokenizer
 
     config = run_config(p)
     model, model_dir = build_model(config, splits.label_map)
     tokenizer = load_tokenizer(model_dir)
-    padding = {} if best else {"padding": "max_length"}
 
-    def dataset(split) -> list[dict]:
+    def dataset(split, padding: dict) -> list[dict]:
         encoded = tokenizer(split.texts, truncation=True, max_length=128, **padding)
         labels = splits.label_map.encode(split.labels)
         return [{**{k: v[i] for k, v in encoded.items()}, "labels": int(labels[i])} for i in range(len(split))]
@@ -169,9 +168,10 @@ def train_hf_trainer(p: dict, splits: DataSplits, best: bool) -> tuple[torch.nn.
         eval_strategy="steps", eval_steps=p["eval_every"],
         bf16=best, train_sampling_strategy="group_by_length" if best else "random")
     trainer = Trainer(
-        model=model, args=args, train_dataset=dataset(splits.train), eval_dataset=dataset(splits.validation),
-        processing_class=tokenizer, callbacks=[Clock()],
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8) if best else default_data_collator,
+        model=model, args=args, train_dataset=dataset(splits.train, {} if best else {"padding": "max_length"}),
+        # evaluation is untimed: dynamic padding there only saves wall time (masked padding changes no prediction)
+        eval_dataset=dataset(splits.validation, {}), processing_class=tokenizer, callbacks=[Clock()],
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if best else None),
         compute_metrics=lambda pred: {"accuracy": float((pred.predictions.argmax(-1) == pred.label_ids).mean())})
     counter = TokenCounter(model)
     trainer.train()
