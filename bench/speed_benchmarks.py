@@ -42,7 +42,7 @@ INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pi
 # each part compares tunekit with its baselines within one invocation; `all` runs both
 PARTS = {"full": ["tunekit-full", "trainer-best-full", "trainer-seeds-full", "mpnet-full", "mpnet-full-checkpointed"],
          "lora": ["tunekit-lora", "trainer-best-lora", "trainer-seeds-lora", *INFERENCE]}
-COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 0.85}
+COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 0.80}
 # Gradient checkpointing on the larger model: a short bounded tunekit run each way (core config's lr and batch)
 MPNET = {"model": "mpnet-base", "method": "full", "learning_rate": 3e-5, "batch_size": 32, "n_train": 640,
          "n_dev": 128, "epochs": 1, "eval_every": 20, "seed": 0, "target_accuracy": 0.85}
