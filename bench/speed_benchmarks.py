@@ -110,7 +110,7 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str)
             run["training"][name] = run_worker("speed_train.py", *training_params(name, mode))
             print(name, json.dumps({k: v for k, v in run["training"][name].items() if k != "evaluations"}), flush=True)
     for name, overrides in MEMORY.items():
-        if only is None or name in only:
+        if (only is None and mode_name == "full") or (only and name in only):  # --quick leaves memory out
             run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides})
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
     for name in INFERENCE:
