@@ -98,7 +98,8 @@ def render_table(results: dict) -> str:
         if not rows:
             continue
         target = f" (target ≥ {budget.target:.2f})" if budget.target else ""
-        lines += [f"**{budget.title}**{target}: `{rows[0]['command'].replace(rows[0]['method'], '<method>')}`", "",
+        command = " ".join([budget.config, *budget.overrides]).format(method="<method>")
+        lines += [f"**{budget.title}**{target}: `python -m tunekit train {command}`", "",
                   f"| method | {budget.metric_name} | trainable parameters | learning rate | wall time | peak RSS "
                   "| merges |",
                   "|---|---:|---:|---:|---:|---:|---|"]

@@ -98,7 +98,8 @@ def export(
     if not merged:
         raise TunekitError("only merged export is available", "pass --merged")
     target = export_run(run_dir, out or run_dir / "export")
-    err.print(f"[green]exported:[/] {target}  (load with AutoModelForSequenceClassification.from_pretrained)")
+    err.print(f"[green]exported:[/] {target}  (load with transformers' AutoModelForSequenceClassification, or "
+              "AutoModelForTokenClassification for a tagger, .from_pretrained)")
 
 
 @app.command()
