@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,7 +26,8 @@ def no_uvicorn(monkeypatch):
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
-    monkeypatch.setenv(server.SERVE_ENV, "")  # run_server sets it; monkeypatch then removes it afterwards
+    environ = {k: v for k, v in os.environ.items() if k not in (server.SERVE_ENV, "OMP_WAIT_POLICY")}
+    monkeypatch.setattr(os, "environ", environ)  # run_server writes the environment: keep that inside the test
     return calls
 
 
@@ -37,6 +39,7 @@ def test_serve_starts_uvicorn_on_loopback_with_the_factory(no_uvicorn, served_ru
     assert options["host"] == "127.0.0.1" and options["workers"] == 2 and options["access_log"] is False
     args = json.loads(server.os.environ[server.SERVE_ENV])
     assert args["run_dir"] == str(served_run.resolve()) and args["workers"] == 2
+    assert server.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # inherited by the workers before torch loads
 
 
 def test_the_worker_factory_builds_a_working_app(no_uvicorn, served_run, tmp_path):
