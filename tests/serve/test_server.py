@@ -43,12 +43,19 @@ def test_serve_starts_uvicorn_on_loopback_with_the_factory(no_uvicorn, served_ru
 
 
 def test_the_worker_factory_builds_a_working_app(no_uvicorn, served_run, tmp_path):
+    import torch
+
     store = tmp_path / "keys.sqlite"
     key = KeyStore(store).create("w", "predict")
     server.run_server(served_run, key_store_path=store)
-    with TestClient(server.app_from_environment()) as client:
-        response = client.post("/v1/predict", json={"texts": ["great film"]},
-                               headers={"Authorization": f"Bearer {key}"})
+    threads = torch.get_num_threads()
+    try:
+        with TestClient(server.app_from_environment()) as client:
+            response = client.post("/v1/predict", json={"texts": ["great film"]},
+                                   headers={"Authorization": f"Bearer {key}"})
+            assert client.app.state.serve.config.batching.torch_threads == os.cpu_count()  # one worker: all cores
+    finally:
+        torch.set_num_threads(threads)  # the app set the process-wide default for new threads
     assert response.status_code == 200
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(run_dir: str | Path, config: ServeConfig | None = None, *, key_store: KeyStore | None = None,
-               allow_failed_audit: bool = False, workers: int = 1) -> FastAPI:
+               allow_failed_audit: bool = False) -> FastAPI:
     """Build the app for ``run_dir``; the model loads when the app starts (``with TestClient(app)``, uvicorn).
 
     Args:
@@ -43,7 +42,6 @@ def create_app(run_dir: str | Path, config: ServeConfig | None = None, *, key_st
         config: limits, batching and monitoring; defaults when None.
         key_store: where API keys are verified; None opens the default store. Unused when keys are not required.
         allow_failed_audit: serve a run whose audit failed.
-        workers: worker processes sharing the machine (divides the default torch threads).
     """
     config = config or ServeConfig()
     run_dir = Path(run_dir)
@@ -55,7 +53,10 @@ def create_app(run_dir: str | Path, config: ServeConfig | None = None, *, key_st
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _set_torch_threads(config.batching.torch_threads, workers)
+        if config.batching.torch_threads is not None:  # else the process's setting (`tunekit serve` sets one)
+            import torch
+
+            torch.set_num_threads(config.batching.torch_threads)
         service = await asyncio.to_thread(ModelService.load, run_dir, allow_failed_audit=allow_failed_audit,
                                           model_batch_size=config.batching.model_batch_size)
         monitoring_config = config.monitoring
@@ -111,10 +112,3 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s", request.url.path)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
-
-
-def _set_torch_threads(threads: int | None, workers: int) -> None:
-    import torch
-
-    # All cores by default: on 2 cores, 2 torch threads gave 399 vs 298 requests/s with 1 (bench/serve_load.py).
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // max(workers, 1)))

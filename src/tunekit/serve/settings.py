@@ -47,7 +47,8 @@ class BatchingConfig:
     model_batch_size: int = 8  # measured on MiniLM-L6 / SST-2: 8 beats 32 by ~1.5x, since short slices pad less
     """Texts per forward pass inside a batch: length-sorted slices of this size are padded only to their longest."""
     torch_threads: int | None = None
-    """Threads torch uses for inference. None: cores / workers, at least 1."""
+    """Threads torch uses for inference. None: `tunekit serve` uses cores / workers (at least 1); an app built
+    with `create_app` keeps the process's setting."""
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.model_batch_size < 1:
