@@ -52,6 +52,9 @@ def attack(n: int = 1000) -> dict:
 
     results = {}
     for name in ("audit-sst2-dp-lora", "sst2-lora", "sst2-full"):
+        if not (ROOT / "runs" / name / "model").exists():
+            results[name] = {"missing": "no finished run directory"}
+            continue
         predictor = Predictor.from_run_dir(ROOT / "runs" / name)
         config = predictor.config.data
         splits = load_splits(config)  # the splits the run trained and validated on (same file, same seed)
