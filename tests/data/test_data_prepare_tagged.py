@@ -12,7 +12,8 @@ def _sentences(n, tag="B-PER"):
 
 def test_missing_splits_are_held_out_reproducibly():
     splits = make_tagged_splits(_sentences(100), None, None, DataConfig(), hold_out_test=True)
-    assert (len(splits.train), len(splits.validation), len(splits.test)) == (81, 9, 10)  # validation_size applies to what the test split left
+    # validation_size applies to what the test split left
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (81, 9, 10)
     again = make_tagged_splits(_sentences(100), None, None, DataConfig(), hold_out_test=True)
     assert again.test.words == splits.test.words
     assert splits.tag_map.classes == ("O", "B-PER", "I-PER")
