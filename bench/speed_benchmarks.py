@@ -138,7 +138,9 @@ def render_run(run: dict) -> list[str]:
              f"{s['n_train']} SST-2 training examples, {s['epochs']} epoch, batch {s['batch_size']}, seed {s['seed']}, "
              f"validation on GLUE dev ({s['n_texts'] or 872} texts for inference). GEMM peak measured in the same "
              f"run at {peak['threads']} threads: **bf16 {peak['bf16_gflops']:.0f} GFLOP/s, fp32 "
-             f"{peak['fp32_gflops']:.0f} GFLOP/s**.", "",
+             f"{peak['fp32_gflops']:.0f} GFLOP/s**; bf16 GEMMs at the shapes of a batch-16 MiniLM step: "
+             + ", ".join(f"{k} {v:.0f}" for k, v in peak.get("bf16_gflops_at_model_shapes", {}).items())
+             + " GFLOP/s.", "",
              "| training | samples/s | real tokens/s | padded tokens/s | padding | MFU (bf16 peak) | "
              f"time to {s['target_accuracy']:.2f} dev acc. | final dev acc. | peak RSS | tunekit speed-up |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
