@@ -177,7 +177,11 @@ def main() -> None:
     parser.add_argument("--serve-config", type=Path, default=None, help="YAML passed to tunekit serve --config")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
     parser.add_argument("--no-docs", action="store_true", help="write the JSON only")
+    parser.add_argument("--render", action="store_true", help="only re-render the docs table from --out")
     args = parser.parse_args()
+    if args.render:
+        update_docs(render_table(json.loads(args.out.read_text(encoding="utf-8"))))
+        return
 
     from tunekit.serve.keys import KeyStore
 
@@ -199,7 +203,8 @@ def main() -> None:
         subprocess.run([python, "-m", "tunekit", "export", str(args.run_dir), "--merged", "--out",
                         str(args.work / "export")], cwd=ROOT, check=True)
 
-    results: dict = {"levels": [], "command": COMMAND, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    command = COMMAND + "".join(f" {arg}" for arg in sys.argv[1:])
+    results: dict = {"levels": [], "command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                      "machine": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
                                 "load generator on the same cores",
                      "settings": f"single-text requests (SST-2 dev sentences, mean {mean_chars:.0f} chars), "
