@@ -47,9 +47,8 @@ def run_server(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, work
         store.close()
     if host not in LOOPBACK:
         log.warning("listening on %s: reachable from other machines (use TLS in front of it)", host)
-    # Idle OpenMP threads sleep instead of spinning: spinning inference threads starve the event loop on a small
-    # machine (p99 at 32 clients 310 → 115 ms, bench/results/serve_sweep.json). Set before torch loads; workers
-    # inherit it.
+    # Idle OpenMP threads sleep instead of spinning against the event loop on a small machine (with gc.freeze, p99
+    # at 32 clients went 310 → 115 ms, bench/results/serve_sweep.json). Set before torch loads; workers inherit it.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ[SERVE_ENV] = json.dumps({
         "run_dir": str(run_dir), "config_path": None if config_path is None else str(Path(config_path).resolve()),
