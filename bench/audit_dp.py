@@ -28,7 +28,7 @@ OVERRIDES = {
     "data": {"train": str(SST2 / "train.tsv"), "test": str(SST2 / "dev.tsv"), "text_column": "sentence",
              "label_column": "label", "max_seq_len": 64},
     "model": {"name": "minilm-l6"}, "method": "lora",
-    "train": {"batch_size": 256, "max_steps": 180, "learning_rate": 2e-3, "progress_bar": False,
+    "train": {"batch_size": 256, "max_steps": 80, "learning_rate": 1e-3, "progress_bar": False,
               "tensorboard": False, "log_every_steps": 10},
     "privacy": {"dp_sgd": True, "target_epsilon": 8.0, "max_per_sample_grad_norm": 1.0, "accountant": "rdp"},
 }

@@ -92,6 +92,7 @@ def train_private(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, 
     device = device or torch.device("cpu")
     n = len(encoded)
     labels = torch.as_tensor(targets, dtype=torch.long)
+    lengths = encoded.lengths
     if len(labels) != n:
         raise ValueError("DP-SGD expects one target per training example (no long-text chunks)")
     delta = delta if delta is not None else 1.0 / n
@@ -111,7 +112,8 @@ def train_private(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, 
     try:
         for step in range(1, total_steps + 1):
             batch_indices = np.flatnonzero(generator.random(n) < sample_rate)
-            running_loss += _private_step(wrapped, dp_optimizer, encoded, labels, batch_indices, pad_id, device)
+            running_loss += _private_step(wrapped, dp_optimizer, encoded, lengths, labels, batch_indices, pad_id,
+                                          device)
             spent.step(noise_multiplier=noise, sample_rate=sample_rate)
             if scheduler is not None:
                 scheduler.step()
@@ -129,12 +131,13 @@ def train_private(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, 
                         training_examples=n)
 
 
-def _private_step(model: GradSampleModule, optimizer: DPOptimizer, encoded: EncodedTexts, labels: torch.Tensor,
-                  indices: np.ndarray, pad_id: int, device: torch.device) -> float:
+def _private_step(model: GradSampleModule, optimizer: DPOptimizer, encoded: EncodedTexts, lengths: np.ndarray,
+                  labels: torch.Tensor, indices: np.ndarray, pad_id: int, device: torch.device) -> float:
     """One DP-SGD step over a Poisson batch, in physical micro-batches; returns the batch's mean loss.
 
     An empty Poisson batch (probability (1 − q)^n: about e^-256 at an expected batch of 256) is skipped.
     """
+    indices = indices[np.argsort(lengths[indices], kind="stable")]  # similar lengths share padding
     chunks = [indices[i:i + PHYSICAL_BATCH_SIZE] for i in range(0, len(indices), PHYSICAL_BATCH_SIZE)]
     if not chunks:
         return 0.0
