@@ -44,7 +44,7 @@ def counterfactual_flips(predict_proba: ProbabilityFn, classes: Sequence[Any], t
             swapped.append(new_text)
             majority = round(float(np.mean([group_of[w] for w in words])))
             directions.append(f"{table.groups[majority]}→{table.groups[1 - majority]}")
-    result: dict[str, Any] = {"word_pairs": table.groups, "texts": len(texts), "texts_with_swaps": len(originals),
+    result: dict[str, Any] = {"groups": list(table.groups), "texts": len(texts), "texts_with_swaps": len(originals),
                               "flip_rate": 0.0, "mean_probability_shift": 0.0, "by_direction": {}, "examples": []}
     if not originals:
         return result

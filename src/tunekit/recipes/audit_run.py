@@ -14,7 +14,7 @@ from tunekit.audit.html import model_card_section, render_html
 from tunekit.audit.privacy import redact_pii
 from tunekit.audit.suite import AuditInputs, audit_predictor
 from tunekit.config import RunConfig, load_config
-from tunekit.data.counterfactual import load_swap_table
+from tunekit.data.counterfactual import BUILTIN_LISTS, load_swap_table
 from tunekit.data.examples import from_frame
 from tunekit.data.labels import LabelMap
 from tunekit.data.prepare import load_splits
@@ -59,7 +59,7 @@ def audit_run(run_dir: Path, data_path: str, *, overrides: list[str] | None = No
         inputs.contrast = _contrast_pairs(contrast, contrast_columns, contrast_labels or {}, predictor.label_map)
     out = layout.root / "audit"
     out.mkdir(parents=True, exist_ok=True)
-    word_pairs = {Path(source).stem if source not in ("gender",) else source: load_swap_table(source)
+    word_pairs = {source if source in BUILTIN_LISTS else Path(source).stem: load_swap_table(source)
                   for source in config.audit.word_pairs}
     report = audit_predictor(predictor.predict_proba, predictor.classes, inputs, config.audit, word_pairs,
                              calibration_bins=config.eval.calibration_bins, plot_dir=out)

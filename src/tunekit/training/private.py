@@ -181,11 +181,6 @@ def train_private_run(model: nn.Module, encoded: EncodedTexts, targets: np.ndarr
                         finished=True)
 
 
-def epochs_for(total_steps: int, expected_batch_size: int, n_examples: int) -> float:
-    """Expected passes over the data that ``total_steps`` Poisson batches make."""
-    return total_steps * expected_batch_size / max(n_examples, 1)
-
-
 def check_private_training(method: str, multi_label: bool, long_text: str) -> None:
     """Raise a ConfigError for option combinations DP-SGD does not support."""
     if method == "full":
