@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tunekit.atomic import read_json, write_text
-from tunekit.config import RunConfig
+from tunekit.config import RunConfig, load_config
 
 AUDIT_START, AUDIT_END = "<!-- audit:start -->", "<!-- audit:end -->"
 NOT_AUDITED = "Not audited yet: run `tunekit audit RUN_DIR --data HELD_OUT_FILE`.\n"
@@ -80,8 +80,6 @@ def _privacy_line(privacy: dict | None) -> str:
 def write_model_card(run_dir: Path) -> Path:
     """Write MODEL_CARD.md for a completed run directory (keeping an existing audit section)."""
     run_dir = Path(run_dir)
-    from tunekit.config import load_config  # run files only; no model is loaded
-
     config = load_config(run_dir / "config.yaml")
     classes = read_json(run_dir / "labels.json")["classes"]
     metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
