@@ -57,6 +57,16 @@ BUDGETS = {
 }
 
 
+# Why a method stays below the target under the shared budget (shown under the table when it does).
+BELOW_TARGET = {
+    "head_only": "a linear probe trains only the pooler and classifier on frozen features; its accuracy on the "
+                 "validation split (from GLUE train) is low too, so the frozen features limit it, not over-fitting.",
+    "prompt_tuning": "20 virtual input tokens are the only encoder-side parameters; Lester et al. (2021) find prompt "
+                     "tuning matches fine-tuning only for models of billions of parameters and falls far behind for "
+                     "small ones, as here (22M).",
+}
+
+
 def run_one(task: str, method: str) -> dict:
     """Train ``method`` on ``task`` under its budget in a fresh process and collect the figures."""
     budget = BUDGETS[task]
@@ -96,6 +106,8 @@ def render_table(results: dict) -> str:
     for task, budget in BUDGETS.items():
         rows = [results[f"{task}/{m}"] for m in METHODS if f"{task}/{m}" in results]
         if not rows:
+            lines += [f"**{budget.title}**: not measured yet (`python bench/method_comparison.py --sweep {task}`).",
+                      ""]
             continue
         target = f" (target ≥ {budget.target:.2f})" if budget.target else ""
         command = " ".join([budget.config, *budget.overrides]).format(method="<method>")
@@ -116,6 +128,16 @@ def render_table(results: dict) -> str:
                          f"| {r['peak_rss_mb']:.0f} MB | {merges} |")
         lines += ["", f"Measured {max(r['date'] for r in rows)} on {rows[0]['machine']} by "
                   f"`python bench/method_comparison.py --sweep {task}`.", ""]
+        for r in rows:
+            if budget.target is not None and r["status"] == 0 and r["score"] < budget.target:
+                lines.append(f"- **{r['method']}** misses the target ({r['score']:.4f}; validation "
+                             f"{r['validation_score']:.4f}): {BELOW_TARGET[r['method']]}")
+        missing = [m for m in METHODS if f"{task}/{m}" not in results]
+        if missing:
+            lines.append(f"- **Not measured yet** under this budget: {', '.join(missing)} (the shared CPU lock ran out "
+                         f"of time). Run `python bench/method_comparison.py --sweep {task} --methods "
+                         f"{' '.join(missing)}`.")
+        lines.append("")
     lines.append(TABLE_END)
     return "\n".join(lines)
 
