@@ -1,7 +1,8 @@
 """Adaptation methods, one folder each, registered here in one line each.
 
 Every entry satisfies `tunekit.methods.protocol.AdaptationMethod`. Adding a method: a folder, a line here, its name
-in `RunConfig.method`, a row in tests/methods/test_method_matrix.py and a config example in configs/.
+in `RunConfig.method` (a test keeps the two equal) and a config example in configs/; the shared test matrix
+(tests/methods/test_method_matrix.py) takes its rows from this registry, quirks get a test file of their own.
 """
 
 from __future__ import annotations
