@@ -145,7 +145,7 @@ def render_run(run: dict) -> list[str]:
              f"time to {s['target_accuracy']:.2f} dev acc. | final dev acc. | peak RSS | tunekit speed-up |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, r in run["training"].items():
-        speedup = " / ".join(f"{r[k]:.1f}× vs {k.removeprefix('speedup_vs_')}" for k in r if k.startswith("speedup"))
+        speedup = " / ".join(f"{r[k]:.2f}× vs {k.removeprefix('speedup_vs_')}" for k in r if k.startswith("speedup"))
         lines.append(f"| {name} | {r['samples_per_second']:.1f} | {r['real_tokens_per_second']:.0f} | "
                      f"{r['padded_tokens_per_second']:.0f} | {r['padding_fraction']:.0%} | {r['mfu_bf16_peak']:.1%} | "
                      f"{_time(r['time_to_target_seconds'])} | {r['final_dev_accuracy']:.4f} | "
@@ -162,7 +162,7 @@ def render_run(run: dict) -> list[str]:
         lines += ["", "| inference | batch | texts/s | MFU (bf16 peak) | dev acc. | peak RSS | tunekit speed-up |",
                   "|---|---:|---:|---:|---:|---:|---|"]
         for name, r in run["inference"].items():
-            speedup = f"{r['speedup_vs_pipeline']:.1f}× vs pipeline" if "speedup_vs_pipeline" in r else ""
+            speedup = f"{r['speedup_vs_pipeline']:.2f}× vs pipeline" if "speedup_vs_pipeline" in r else ""
             lines.append(f"| {name.rsplit('-batch', 1)[0]} | {r['batch_size']} | {r['texts_per_second']:.1f} | "
                          f"{r['model_tflops_per_second'] * 1e3 / peak['bf16_gflops']:.1%} | "
                          f"{r['dev_accuracy']:.4f} | {r['peak_rss_mb']} MB | {speedup} |")
