@@ -9,7 +9,7 @@ from it.
     python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
     python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory): 10.5 min measured
     python bench/speed_benchmarks.py --part lora  # only LoRA and inference: 8 min measured
-    python bench/speed_benchmarks.py --quick      # 800 examples, no MPNet rows (its time on an idle machine: not measured yet)
+    python bench/speed_benchmarks.py --quick      # 800 examples, no MPNet rows (idle-machine time: not measured)
     python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
     python bench/speed_benchmarks.py --table-only
 
