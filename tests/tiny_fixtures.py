@@ -90,3 +90,14 @@ def make_entity_sentences(n: int, seed: int = 0) -> tuple[list[list[str]], list[
 def write_tagged_jsonl(path: Path, sentences: list[list[str]], tags: list[list[str]]) -> Path:
     path.write_text("\n".join(json.dumps({"tokens": w, "tags": t}) for w, t in zip(sentences, tags, strict=True)))
     return path
+
+
+class Interrupt:
+    """An `on_step_end` hook that simulates Ctrl-C after optimiser step ``at``."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def __call__(self, state) -> None:
+        if state.step == self.at:
+            raise KeyboardInterrupt

@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_class_weight
 
 import tunekit.recipes.train_classifier as recipe
-from tiny_fixtures import NEUTRAL, make_sentiment_rows, tiny_run_config
+from tiny_fixtures import NEUTRAL, Interrupt, make_sentiment_rows, tiny_run_config
 from tunekit.config import config_to_dict, load_config
 from tunekit.data.labels import LabelMap
 from tunekit.errors import ConfigError, RunDirError
@@ -29,17 +29,6 @@ from tunekit.run.model_io import build_model
 
 # 162 training rows in batches of 16: 11 steps an epoch, so checkpoints at 3, 6, 9, 11 (evaluation), 12, ...
 CHECKPOINTED = {"checkpoint_every_steps": 3, "evaluations_per_epoch": 1}
-
-
-class Interrupt:
-    """An `on_step_end` hook that simulates Ctrl-C after optimiser step ``at``."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def __call__(self, state) -> None:
-        if state.step == self.at:
-            raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")

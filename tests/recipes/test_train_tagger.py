@@ -8,19 +8,10 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from tiny_fixtures import tiny_run_config
+from tiny_fixtures import Interrupt, tiny_run_config
 from tunekit.recipes.train_tagger import train_tagger
 
 TAGGING = {"task": "token_classification"}
-
-
-class Interrupt:
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def __call__(self, state) -> None:
-        if state.step == self.at:
-            raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")
