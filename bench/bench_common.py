@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,13 @@ def run_measured(command: list[str], cwd: Path = ROOT) -> tuple[int, float, floa
     process = subprocess.Popen(command, cwd=cwd)
     _, status, usage = os.wait4(process.pid, 0)
     return os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def train_measured(config: str, overrides: list[str], run_dir: Path) -> tuple[int, float, float]:
+    """`tunekit train CONFIG OVERRIDES` into ``run_dir`` (replacing a previous run) in a fresh process, measured by
+    `run_measured`."""
+    return run_measured([sys.executable, "-m", "tunekit", "train", config, *overrides, f"output_dir={run_dir}",
+                         "train.progress_bar=false", "--overwrite"])
 
 
 def machine() -> str:

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 
-from bench_common import ROOT, machine, run_measured, write_docs_section
+from bench_common import ROOT, machine, train_measured, write_docs_section
 from tunekit.methods import METHODS  # the registry decides what is compared
 
 RESULTS = ROOT / "bench" / "results" / "methods.json"
@@ -80,9 +80,7 @@ def run_one(task: str, method: str) -> dict:
     config = budget.config.format(method=method)
     overrides = [o.format(method=method) for o in budget.overrides]
     run_dir = ROOT / "bench" / "runs" / "methods" / f"{task}-{method}"
-    command = [sys.executable, "-m", "tunekit", "train", config, *overrides, f"output_dir={run_dir}",
-               "train.progress_bar=false", "train.tensorboard=false", "--overwrite"]
-    status, wall, peak_mb = run_measured(command)
+    status, wall, peak_mb = train_measured(config, [*overrides, "train.tensorboard=false"], run_dir)
     result = {"task": task, "method": method, "command": "python -m tunekit train " + " ".join([config, *overrides]),
               "status": status, "wall_seconds": round(wall, 1), "peak_rss_mb": round(peak_mb, 1),
               "date": date.today().isoformat(), "machine": machine()}

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
-from bench_common import ROOT, machine, run_measured, write_docs_section
+from bench_common import ROOT, machine, train_measured, write_docs_section
 
 RESULTS = ROOT / "bench" / "results" / "ner.json"
 WEIBO_SOURCE = ROOT.parent / "shared" / "datasets" / "weibo_ner"
@@ -64,9 +63,7 @@ def run_experiment(name: str) -> dict:
     if name.startswith("weibo"):
         prepare_weibo()
     run_dir = ROOT / "bench" / "runs" / name
-    command = [sys.executable, "-m", "tunekit", "train", config, *overrides, f"output_dir={run_dir}",
-               "train.progress_bar=false", "--overwrite"]
-    status, wall, peak_rss_mb = run_measured(command)
+    status, wall, peak_rss_mb = train_measured(config, overrides, run_dir)
     if status != 0:
         raise SystemExit(f"{name} failed with status {status}")
     metrics = json.loads((run_dir / "metrics.json").read_text())
