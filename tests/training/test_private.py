@@ -47,7 +47,20 @@ def test_dp_sgd_with_lora_spends_the_budget_and_leaves_a_plain_model(tiny_model_
     assert 7.5 <= spent.epsilon <= 8.0  # the noise is calibrated to spend the budget, not more
     assert all(not torch.equal(before[n], p) for n, p in model.named_parameters() if p.requires_grad)
     assert not any(hasattr(p, "grad_sample") and p.grad_sample is not None for p in model.parameters())
-    assert _accuracy(model, tokenizer, encoded, targets) >= 0.0  # hooks removed: plain inference works
+    _accuracy(model, tokenizer, encoded, targets)  # hooks removed: plain inference runs without Opacus
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_dp_sgd_learns_a_planted_signal_when_the_noise_is_small(tiny_model_dir, bf16):
+    tokenizer, encoded, targets = _data(tiny_model_dir)
+    model = _lora_model(tiny_model_dir)
+    before = _accuracy(model, tokenizer, encoded, targets)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-2)
+    train_private(model, encoded, targets, pad_id=tokenizer.pad_token_id, optimizer=optimizer, total_steps=30,
+                  expected_batch_size=64, target_epsilon=1e4, delta=None, max_per_sample_grad_norm=1.0,
+                  accountant="rdp", seed=0, bf16=bf16)
+    after = _accuracy(model, tokenizer, encoded, targets)
+    assert after >= 0.9 > before
 
 
 def test_a_tighter_budget_needs_more_noise(tiny_model_dir):

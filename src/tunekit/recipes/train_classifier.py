@@ -109,7 +109,7 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
             state = train_private_run(model, encoded.train, encoded.train_targets, pad_id=tokenizer.pad_token_id,
                                       optimizer=session.optimizer, scheduler=session.scheduler,
                                       total_steps=session.total_steps, config=config, run_dir=run_dir,
-                                      logger=logger, device=session.device)
+                                      logger=logger, device=session.device, bf16=session.bf16)
         else:
             objective = ExampleObjective(encoded.train_targets, class_weights, session.device)
             state = train_loop(model, encoded.train, objective, pad_id=tokenizer.pad_token_id,

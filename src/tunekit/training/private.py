@@ -31,6 +31,7 @@ from tunekit.errors import ConfigError
 from tunekit.run.layout import RunLayout
 from tunekit.training.checkpoint import TrainerState, save_trainable
 from tunekit.training.logger import TrainingLogger
+from tunekit.training.precision import autocast
 
 log = logging.getLogger("tunekit")
 PHYSICAL_BATCH_SIZE = 64  # per-sample gradients are materialised this many examples at a time (memory bound)
@@ -71,7 +72,7 @@ def train_private(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, 
                   optimizer: torch.optim.Optimizer, total_steps: int, expected_batch_size: int,
                   target_epsilon: float, delta: float | None, max_per_sample_grad_norm: float, accountant: str,
                   seed: int, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-                  device: torch.device | None = None,
+                  device: torch.device | None = None, bf16: bool = False,
                   logger: TrainingLogger | None = None, log_every_steps: int = 20) -> PrivacySpent:
     """DP-SGD for ``total_steps`` steps; the noise multiplier is the smallest that keeps ε ≤ ``target_epsilon``.
 
@@ -85,6 +86,8 @@ def train_private(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, 
         max_per_sample_grad_norm: each example's gradient is clipped to this L2 norm.
         accountant: ``"rdp"`` or ``"prv"``.
         scheduler: stepped after every optimiser step (warmup and decay), built on ``optimizer``.
+        bf16: run forward and backward under bf16 autocast; per-sample gradients are clipped, summed and
+            noised in the parameters' dtype (fp32) all the same.
 
     Returns:
         The guarantee spent (the accountant's ε at ``delta`` after the steps actually taken).
@@ -113,7 +116,7 @@ def train_private(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, 
         for step in range(1, total_steps + 1):
             batch_indices = np.flatnonzero(generator.random(n) < sample_rate)
             running_loss += _private_step(wrapped, dp_optimizer, encoded, lengths, labels, batch_indices, pad_id,
-                                          device)
+                                          device, bf16)
             spent.step(noise_multiplier=noise, sample_rate=sample_rate)
             if scheduler is not None:
                 scheduler.step()
@@ -132,7 +135,8 @@ def train_private(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, 
 
 
 def _private_step(model: GradSampleModule, optimizer: DPOptimizer, encoded: EncodedTexts, lengths: np.ndarray,
-                  labels: torch.Tensor, indices: np.ndarray, pad_id: int, device: torch.device) -> float:
+                  labels: torch.Tensor, indices: np.ndarray, pad_id: int, device: torch.device,
+                  bf16: bool) -> float:
     """One DP-SGD step over a Poisson batch, in physical micro-batches; returns the batch's mean loss.
 
     An empty Poisson batch (probability (1 − q)^n: about e^-256 at an expected batch of 256) is skipped.
@@ -144,7 +148,8 @@ def _private_step(model: GradSampleModule, optimizer: DPOptimizer, encoded: Enco
     total = 0.0
     for position, chunk in enumerate(chunks):
         batch = {k: v.to(device) for k, v in collate(encoded, chunk, pad_id).items()}
-        logits = model(**batch).logits.float()
+        with autocast(bf16, device):
+            logits = model(**batch).logits.float()
         loss = nn.functional.cross_entropy(logits, labels[chunk].to(device))
         loss.backward()
         total += float(loss.detach()) * len(chunk)
@@ -157,7 +162,7 @@ def _private_step(model: GradSampleModule, optimizer: DPOptimizer, encoded: Enco
 
 def train_private_run(model: nn.Module, encoded: EncodedTexts, targets: np.ndarray, *, pad_id: int,
                       optimizer: torch.optim.Optimizer, scheduler, total_steps: int, config: RunConfig,
-                      run_dir: Path, logger: TrainingLogger, device: torch.device) -> TrainerState:
+                      run_dir: Path, logger: TrainingLogger, device: torch.device, bf16: bool) -> TrainerState:
     """The recipe's DP-SGD path: train, write ``privacy.json`` and the final weights as the run's best checkpoint.
 
     Returns the trainer state the rest of the recipe reads (steps, examples seen).
@@ -171,7 +176,7 @@ def train_private_run(model: nn.Module, encoded: EncodedTexts, targets: np.ndarr
                           expected_batch_size=options.batch_size * options.gradient_accumulation_steps,
                           target_epsilon=privacy.target_epsilon, delta=privacy.delta,
                           max_per_sample_grad_norm=privacy.max_per_sample_grad_norm, accountant=privacy.accountant,
-                          seed=options.seed, scheduler=scheduler, device=device, logger=logger,
+                          seed=options.seed, scheduler=scheduler, device=device, bf16=bf16, logger=logger,
                           log_every_steps=options.log_every_steps)
     layout = RunLayout(Path(run_dir))
     write_json(layout.root / "privacy.json", spent.to_json())
