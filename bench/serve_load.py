@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serve.json"
@@ -95,9 +96,26 @@ async def _load(port: int, requests: list[bytes], clients: int, duration_s: floa
 
 
 def run_level(port: int, requests: list[bytes], clients: int, duration_s: float, max_requests: int,
-              warmup_s: float) -> dict:
+              warmup_s: float, server: psutil.Process) -> dict:
     asyncio.run(_load(port, requests, clients, warmup_s, max_requests))  # fill caches and batch pipelines
-    return asyncio.run(_load(port, requests, clients, duration_s, max_requests))
+    cpu_before = server_cpu_s(server)
+    level = asyncio.run(_load(port, requests, clients, duration_s, max_requests))
+    # CPU seconds the server burnt per answered request: unlike requests/s, barely moved by other load on the cores
+    cpu_ms = (server_cpu_s(server) - cpu_before) * 1000
+    level["server_cpu_ms_per_request"] = round(cpu_ms / max(level["requests"], 1), 2)
+    return level
+
+
+def server_cpu_s(server: psutil.Process) -> float:
+    """User + system CPU seconds of the server and its worker processes (all threads)."""
+    total = 0.0
+    for process in (server, *server.children(recursive=True)):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def wait_ready(port: int, process: subprocess.Popen, timeout_s: float = 180.0) -> None:
@@ -218,7 +236,8 @@ def main() -> None:
         try:
             requests = build_requests(texts, port, server_key)
             for clients in args.levels:
-                level = run_level(port, requests, clients, args.duration, args.max_requests, args.warmup)
+                level = run_level(port, requests, clients, args.duration, args.max_requests, args.warmup,
+                                  psutil.Process(process.pid))
                 results["levels"].append({"server": name, **level})
                 print(json.dumps(results["levels"][-1]), flush=True)
             if name == "tunekit" and args.endurance > 0:

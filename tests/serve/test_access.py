@@ -45,6 +45,20 @@ def test_a_revoked_key_is_refused_from_the_next_request(client, key_store):
     assert response.status_code == 401 and "revoked" in response.json()["detail"]
 
 
+def test_a_key_revoked_with_the_cli_is_refused_from_the_next_request(client, key_store):
+    from typer.testing import CliRunner
+
+    from tunekit import cli
+
+    key = key_store.create("revoked-elsewhere", "predict")
+    for _ in range(2):  # the second request is answered from the store's memory of verified keys
+        assert client.post("/v1/predict", json={"texts": ["fine"]}, headers=bearer(key)).status_code == 200
+    revoked = CliRunner().invoke(cli.app, ["keys", "revoke", "revoked-elsewhere", "--store", str(key_store.path)])
+    assert revoked.exit_code == 0, revoked.output  # its own KeyStore: a connection the server's cache knows nothing of
+    response = client.post("/v1/predict", json={"texts": ["fine"]}, headers=bearer(key))
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
+
+
 def test_the_rate_limit_answers_429_with_retry_after(client, key_store, keys):
     limited = key_store.create("limited", "predict", rate_limit_per_minute=3)
     codes = [client.post("/v1/predict", json={"texts": ["fine"]}, headers=bearer(limited)).status_code

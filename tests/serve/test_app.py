@@ -12,14 +12,22 @@ from conftest import bearer
 from tunekit.errors import TunekitError
 from tunekit.inference.predictor import Predictor
 from tunekit.serve.app import create_app
+from tunekit.serve.schemas import PredictResponse
 from tunekit.serve.settings import serve_config_from_dict
 
 TEXTS = ["the film was wonderful", "a dull and boring plot", "really great acting", "terrible story"]
 
 
+def assert_is_a_predict_response(body: dict) -> None:
+    """/v1/predict writes its body without FastAPI's response validation: it must be exactly the documented model
+    (no extra or null fields, the declared types)."""
+    assert PredictResponse.model_validate(body).model_dump(exclude_none=True) == body
+
+
 def test_predict_answers_labels_and_probabilities_in_input_order(client, keys, served_run):
     response = client.post("/v1/predict", json={"texts": TEXTS}, headers=bearer(keys["predict"]))
     assert response.status_code == 200
+    assert_is_a_predict_response(response.json())
     predictions = response.json()["predictions"]
     expected = Predictor.from_run_dir(served_run).predict_proba(TEXTS)
     assert [p["label"] for p in predictions] == ["positive", "negative", "positive", "negative"]
@@ -134,6 +142,7 @@ def test_a_tagger_run_answers_entities_with_offsets(make_client, tiny_tagger_run
     client = make_client(tiny_tagger_run)
     response = client.post("/v1/predict", json={"texts": texts}, headers=bearer(keys["admin"]))
     assert response.status_code == 200, response.text
+    assert_is_a_predict_response(response.json())
     expected = TagPredictor.from_run_dir(tiny_tagger_run).extract(texts)
     predictions = response.json()["predictions"]
     assert [list(p) for p in predictions] == [["entities"], ["entities"]]

@@ -65,6 +65,23 @@ def test_revocation_reaches_another_connection_at_once(store):
     other.close()
 
 
+def test_a_verified_key_is_remembered_until_another_connection_writes(store):
+    key = store.create("cached", "predict")
+    statements: list[str] = []
+    store._connection.set_trace_callback(statements.append)
+    store.verify(key)
+    assert any("FROM api_keys" in sql for sql in statements)
+    statements.clear()
+    assert store.verify(key).name == "cached"
+    assert statements == ["PRAGMA data_version"]  # no table lookup for a key already verified
+    other = KeyStore(store.path)
+    other.create("unrelated", "admin")  # any commit elsewhere invalidates what this store remembers
+    other.close()
+    statements.clear()
+    assert store.verify(key).name == "cached"
+    assert any("FROM api_keys" in sql for sql in statements)
+
+
 def test_scopes(store):
     admin, predict = store.verify(store.create("a", "admin")), store.verify(store.create("p", "predict"))
     assert admin.allows("predict") and admin.allows("explain") and admin.allows("admin")

@@ -37,9 +37,27 @@ def test_serve_starts_uvicorn_on_loopback_with_the_factory(no_uvicorn, served_ru
     (target,), options = no_uvicorn[0]
     assert target == "tunekit.serve.server:app_from_environment" and options["factory"] is True
     assert options["host"] == "127.0.0.1" and options["workers"] == 2 and options["access_log"] is False
+    assert (options["loop"], options["http"]) == ("uvloop", "httptools")  # passed on to every worker
     args = json.loads(server.os.environ[server.SERVE_ENV])
     assert args["run_dir"] == str(served_run.resolve()) and args["workers"] == 2
     assert server.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # inherited by the workers before torch loads
+
+
+def test_uvicorn_can_load_the_event_loop_and_parser_it_is_given(no_uvicorn, served_run, tmp_path):
+    import uvicorn
+    import uvloop
+
+    server.run_server(served_run, key_store_path=tmp_path / "keys.sqlite")
+    _, options = no_uvicorn[0]
+    config = uvicorn.Config(server.app_from_environment, factory=True, loop=options["loop"], http=options["http"],
+                            log_config=None)
+    config.load()
+    assert config.http_protocol_class.__name__ == "HttpToolsProtocol"
+    loop = config.get_loop_factory()()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
 
 
 def test_the_worker_factory_builds_a_working_app(no_uvicorn, served_run, tmp_path):

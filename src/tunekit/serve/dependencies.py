@@ -1,4 +1,4 @@
-"""What routes receive through `Depends`: the loaded service state and the authenticated, rate-limited key."""
+"""What routes receive through `Depends`: the loaded service state, for a key allowed the route's scope."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tunekit.serve.batcher import MicroBatcher
-from tunekit.serve.keys import ApiKey, KeyStore
+from tunekit.serve.keys import KeyStore
 from tunekit.serve.metrics import ServeMetrics
 from tunekit.serve.model_service import ModelService
 from tunekit.serve.monitoring import Monitor
@@ -47,33 +47,43 @@ def loaded_state(request: Request) -> ServeState:
     return state
 
 
-LoadedState = Annotated[ServeState, Depends(loaded_state)]
+def require_scope(scope: str) -> Callable[..., Awaitable[ServeState]]:
+    """A dependency giving the loaded service state to keys allowed ``scope``: 401 without a valid key, 403 for
+    another scope, 429 over the key's rate limit, then 503 while the model is not loaded.
 
+    One dependency for key and state, not two: FastAPI spends ~13 µs of CPU per dependency per request."""
 
-def require_scope(scope: str) -> Callable[..., Awaitable[ApiKey | None]]:
-    """A dependency admitting keys allowed ``scope``: 401 without a valid key, 403 for another scope, 429 over
-    the key's rate limit."""
-
-    async def authorize(request: Request,
-                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey | None:
+    async def authorized_state(
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ServeState:
         guard: Guard = request.app.state.guard
-        if guard.key_store is None:
-            return None
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`", challenge)
-        key = guard.key_store.verify(credentials.credentials)
-        if key is None:
-            raise HTTPException(401, "invalid or revoked API key", challenge)
-        if not key.allows(scope):
-            raise HTTPException(403, f"this key has scope `{key.scope}`; this route needs `{scope}` or `admin`")
-        wait_s = guard.rate_limiter.check(key.prefix, key.rate_limit_per_minute)
-        if wait_s is not None:
-            raise HTTPException(429, f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded",
-                                {"Retry-After": retry_after_header(wait_s)})
-        return key
+        if guard.key_store is not None:
+            authorize(guard, credentials, scope)
+        return loaded_state(request)
 
-    return authorize
+    return authorized_state
+
+
+def authorize(guard: Guard, credentials: HTTPAuthorizationCredentials | None, scope: str) -> None:
+    """Raise the HTTP error unless ``credentials`` hold a valid key allowed ``scope`` and within its rate limit:
+    401, 403, 429."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`", challenge)
+    key = guard.key_store.verify(credentials.credentials)
+    if key is None:
+        raise HTTPException(401, "invalid or revoked API key", challenge)
+    if not key.allows(scope):
+        raise HTTPException(403, f"this key has scope `{key.scope}`; this route needs `{scope}` or `admin`")
+    wait_s = guard.rate_limiter.check(key.prefix, key.rate_limit_per_minute)
+    if wait_s is not None:
+        raise HTTPException(429, f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded",
+                            {"Retry-After": retry_after_header(wait_s)})
+
+
+PredictState = Annotated[ServeState, Depends(require_scope("predict"))]
+ExplainState = Annotated[ServeState, Depends(require_scope("explain"))]
+AdminState = Annotated[ServeState, Depends(require_scope("admin"))]
 
 
 ERROR_RESPONSES = {

@@ -3,6 +3,10 @@
 A key reads ``tk_<prefix>_<secret>``. Only the prefix (to find the row and name the key in listings) and the
 SHA-256 of the whole key are stored; the key itself is shown once, at creation. Verification looks the row up by
 prefix and compares hashes with `hmac.compare_digest`, so timing reveals nothing about the secret.
+
+A store remembers the keys it verified (by hash) until the file changes: one ``PRAGMA data_version`` per request
+tells whether any other connection (another worker, `tunekit keys revoke`) committed since, which costs about a
+third of the lookup it replaces, and revocation still takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ class KeyStore:
         self.path = Path(path) if path is not None else default_store_path()
         self._lock = threading.Lock()
         self._connection = self._open()
+        self._verified: dict[str, ApiKey] = {}  # SHA-256 of a key → its active record, while the file is unchanged
+        self._data_version: int | None = None
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -112,14 +118,26 @@ class KeyStore:
         parts = key.split("_", 2)
         if len(parts) != 3 or parts[0] != "tk":
             return None
+        digest = _sha256(key)
         with self._lock:
+            # Changes committed by other connections bump data_version; this connection's own clear the cache.
+            data_version = self._connection.execute("PRAGMA data_version").fetchone()[0]
+            if data_version != self._data_version:
+                self._verified.clear()
+                self._data_version = data_version
+            record = self._verified.get(digest)  # only hashes of keys already verified: nothing to time-attack
+            if record is not None:
+                return record
             row = self._connection.execute(
                 "SELECT prefix, name, scope, rate_limit_per_minute, created_at, revoked_at, key_sha256 "
                 "FROM api_keys WHERE prefix = ?", (parts[1],)).fetchone()
-        if row is None or not hmac.compare_digest(row[6], _sha256(key)):
-            return None
-        record = ApiKey(*row[:6])
-        return record if record.active else None
+            if row is None or not hmac.compare_digest(row[6], digest):
+                return None
+            record = ApiKey(*row[:6])
+            if not record.active:
+                return None
+            self._verified[digest] = record
+        return record
 
     def list(self) -> list[ApiKey]:
         """Every key, revoked ones included, oldest first."""
@@ -142,6 +160,7 @@ class KeyStore:
         with self._lock:
             self._connection.executemany("UPDATE api_keys SET revoked_at = ? WHERE prefix = ?",
                                          [(time.time(), k.prefix) for k in revoked])
+            self._verified.clear()  # this connection's own writes leave its data_version unchanged
         return revoked
 
     def close(self) -> None:

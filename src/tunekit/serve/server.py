@@ -56,6 +56,9 @@ def run_server(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, work
         "allow_failed_audit": allow_failed_audit, "workers": workers})
     uvicorn.run("tunekit.serve.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 access_log=False,  # per-request log lines cost ~10% throughput; /metrics counts requests instead
+                # C event loop and HTTP parser (pinned dependencies), in every worker: 14% fewer server instructions
+                # per request than asyncio + h11 (docs/serving.md); named, not "auto", so a missing one fails loudly
+                loop="uvloop", http="httptools",
                 log_level="info", timeout_graceful_shutdown=10)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from tunekit.serve.dependencies import ERROR_RESPONSES, LoadedState, require_scope
+from tunekit.serve.dependencies import ERROR_RESPONSES, ExplainState
 from tunekit.serve.routes.predictions import check_text_limits
 from tunekit.serve.schemas import ExplainResponse, TextsRequest
 
@@ -12,9 +12,8 @@ router = APIRouter(tags=["explain"])
 
 
 @router.post("/v1/explain", response_model=ExplainResponse,
-             responses={**ERROR_RESPONSES, 413: {"description": "Too many texts, or a body too large."}},
-             dependencies=[Depends(require_scope("explain"))])
-async def explain(request: TextsRequest, state: LoadedState) -> ExplainResponse:
+             responses={**ERROR_RESPONSES, 413: {"description": "Too many texts, or a body too large."}})
+async def explain(request: TextsRequest, state: ExplainState) -> ExplainResponse:
     """Explain each text's predicted label with a score per token (classification runs). One model pass per
     token, so batches are capped lower than for /v1/predict. A tagger run answers 422. Needs scope `explain`."""
     limits = state.config.limits

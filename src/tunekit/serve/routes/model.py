@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from tunekit.serve.dependencies import ERROR_RESPONSES, LoadedState, require_scope
+from tunekit.serve.dependencies import ERROR_RESPONSES, AdminState
 from tunekit.serve.schemas import ModelInfo
 
 router = APIRouter(tags=["model"])
 
 
-@router.get("/v1/model", response_model=ModelInfo, responses=ERROR_RESPONSES,
-            dependencies=[Depends(require_scope("admin"))])
-async def model_info(state: LoadedState) -> ModelInfo:
+@router.get("/v1/model", response_model=ModelInfo, responses=ERROR_RESPONSES)
+async def model_info(state: AdminState) -> ModelInfo:
     """The served run: task, labels, metrics, model card and audit verdict. Needs scope `admin`."""
     service = state.service
     return ModelInfo(run_dir_name=service.run_dir.name, task=service.task, labels=service.labels,
