@@ -3,7 +3,11 @@
 MiniLM-L6 on the speed benchmark's SST-2 examples, batch 16, bf16 autocast, tunekit's batches and collate,
 120 timed steps after 10 warm-up steps. A diagnostic next to bench/speed_benchmarks.py, not a comparison.
 
-    python bench/speed_step_profile.py fused full 2      # MODE (foreach|fused|fused-compile) METHOD THREADS
+    python bench/speed_step_profile.py fused full 2 fast 120  # MODE METHOD THREADS [DROPOUT] [STEPS]
+
+MODE is foreach, fused or fused-compile (the AdamW implementation, and torch.compile of the model). DROPOUT is
+``torch`` (nn.Dropout, the default) or ``fast`` (tunekit's FastDropout, as `train.fast_dropout` does).
+STEPS (default 120) is the number of timed steps.
 """
 
 import sys
@@ -16,6 +20,7 @@ from speed_train import load_sst2, run_config
 from tunekit.data.batching import collate
 from tunekit.data.tokenize import encode_texts
 from tunekit.run.model_io import build_model, load_tokenizer
+from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.loop import epoch_batches
 
 
@@ -26,6 +31,9 @@ def main() -> None:
          "n_train": 4000, "epochs": 1, "eval_every": 50, "target_accuracy": 0.85}
     splits = load_sst2(4000, 64, 0)
     model, model_dir = build_model(run_config(p), splits.label_map)
+    dropout = sys.argv[4] if len(sys.argv) > 4 else "torch"
+    if dropout == "fast":
+        use_fast_dropout(model)
     tokenizer = load_tokenizer(model_dir)
     encoded = encode_texts(tokenizer, splits.train.texts, max_seq_len=128)
     targets = torch.from_numpy(splits.label_map.encode(splits.train.labels))
@@ -60,13 +68,14 @@ def main() -> None:
     for group in groups[:10]:
         step(group[0], False)
     warmup = time.perf_counter() - started
-    n = 120
+    n = int(sys.argv[5]) if len(sys.argv) > 5 else 120
     started = time.perf_counter()
     for group in groups[10:10 + n]:
         step(group[0], True)
     total = time.perf_counter() - started
-    print(f"{mode} {method} threads {torch.get_num_threads()}: warm-up 10 steps {warmup:.1f} s; steady "
-          f"{16 * n / total:.1f} samples/s;", {k: f"{1000 * v / n:.1f} ms" for k, v in phases.items()}, flush=True)
+    print(f"{mode} {method} threads {torch.get_num_threads()} dropout {dropout}: warm-up 10 steps {warmup:.1f} s; "
+          f"steady {16 * n / total:.1f} samples/s ({n} steps);",
+          {k: f"{1000 * v / n:.1f} ms" for k, v in phases.items()}, flush=True)
 
 
 if __name__ == "__main__":

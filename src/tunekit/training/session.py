@@ -16,6 +16,7 @@ from tunekit.methods import trainable_parameters
 from tunekit.training.activation_checkpointing import checkpoint_layers
 from tunekit.training.checkpoint import TrainerState, latest_checkpoint, load_checkpoint
 from tunekit.training.early_stopping import EarlyStopping
+from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.loop import steps_per_epoch
 from tunekit.training.optimizer import build_optimizer
 from tunekit.training.precision import resolve_bf16
@@ -46,6 +47,8 @@ class TrainingSession:
         model.to(device)
         if options.gradient_checkpointing:
             checkpoint_layers(model)
+        if options.fast_dropout and device.type == "cpu":  # a GPU's own dropout kernel is already fast
+            log.debug("fast dropout: %d dropout modules replaced", use_fast_dropout(model))
         total_steps = options.max_steps or options.epochs * steps_per_epoch(
             n_examples, options.batch_size, options.gradient_accumulation_steps)
         optimizer = build_optimizer(model, options.learning_rate, options.weight_decay)
