@@ -6,6 +6,8 @@ training members vs 1000 non-members from the held-out 10% validation split of t
 also in training excluded) is reported next to the non-private runs' (bench/runs/sst2-lora, bench/runs/sst2-full:
 same file, same split seed, so the same members and non-members).
 
+Run from the repository root (the config's data paths are relative to it):
+
     flock /tmp/tunekit-heavy.lock .venv/bin/python bench/audit_dp.py --stage train
     flock /tmp/tunekit-heavy.lock .venv/bin/python bench/audit_dp.py --stage attack
 """
@@ -21,28 +23,27 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-SST2 = ROOT.parents[1] / "shared" / "datasets" / "sst2"
+REPO = ROOT.parent
+CONFIG = REPO / "configs" / "sst2_minilm_lora_dp.yaml"
 RESULTS = ROOT / "results" / "audit_dp.json"
 DP_RUN = ROOT / "runs" / "audit-sst2-dp-lora"
-OVERRIDES = {
-    "data": {"train": str(SST2 / "train.tsv"), "test": str(SST2 / "dev.tsv"), "text_column": "sentence",
-             "label_column": "label", "max_seq_len": 64},
-    "model": {"name": "minilm-l6"}, "method": "lora",
-    "train": {"batch_size": 256, "max_steps": 80, "learning_rate": 1e-3, "progress_bar": False,
-              "tensorboard": False, "log_every_steps": 10},
-    "privacy": {"dp_sgd": True, "target_epsilon": 8.0, "max_per_sample_grad_norm": 1.0, "accountant": "rdp"},
-}
 
 
 def train() -> dict:
-    from tunekit.config import config_from_dict
+    """Train the shipped DP config (`configs/sst2_minilm_lora_dp.yaml`) as `tunekit train` would."""
+    import yaml
+
+    from tunekit.config import load_config
     from tunekit.recipes.train_classifier import train_classifier
 
     start = time.perf_counter()
-    train_classifier(config_from_dict(OVERRIDES), DP_RUN, overwrite=True)
+    train_classifier(load_config(CONFIG, ["train.progress_bar=false", "train.tensorboard=false"]), DP_RUN,
+                     overwrite=True)
     metrics = json.loads((DP_RUN / "metrics.json").read_text())
     return {"seconds": round(time.perf_counter() - start, 1), "sst2_dev_accuracy": metrics["test"]["accuracy"],
-            "privacy": json.loads((DP_RUN / "privacy.json").read_text()), "config": OVERRIDES}
+            "validation_accuracy": metrics["validation"]["accuracy"],
+            "privacy": json.loads((DP_RUN / "privacy.json").read_text()),
+            "config": yaml.safe_load(CONFIG.read_text(encoding="utf-8"))}
 
 
 def attack(n: int = 1000) -> dict:

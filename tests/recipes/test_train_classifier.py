@@ -149,7 +149,7 @@ def test_resume_without_checkpoints_is_a_run_dir_error(baseline_config, tmp_path
 @pytest.fixture(scope="module")
 def lora_config(tiny_model_dir, sentiment_file):
     return tiny_run_config(tiny_model_dir, method="lora", data={"train": str(sentiment_file)},
-                           train={"learning_rate": 1e-2, "early_stopping_patience": None,
+                           train={"learning_rate": 3e-3, "early_stopping_patience": None,
                                   **CHECKPOINTED})
 
 

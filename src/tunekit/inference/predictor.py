@@ -16,6 +16,7 @@ from tunekit.data.examples import check_texts
 from tunekit.data.labels import LabelMap
 from tunekit.data.tokenize import EncodedTexts, encode_texts
 from tunekit.inference.batch import example_probabilities, pool_chunks
+from tunekit.inference.bf16_weights import InferenceWeights
 from tunekit.run.layout import RunLayout
 from tunekit.run.model_io import load_model, load_tokenizer
 from tunekit.training.precision import resolve_bf16
@@ -28,11 +29,15 @@ class Predictor:
 
     Everything downstream of training (evaluate, explain, audit, serve) consumes this interface:
     ``predict_proba(texts) -> (n_texts, n_classes)``.
+
+    ``frozen``: the model's weights will not change (a loaded run), so under bf16 its Linear weights are cast
+    once (`bf16_linear_copy`) instead of on every call; ``model`` itself stays fp32.
     """
 
     def __init__(self, model: nn.Module, tokenizer, label_map: LabelMap, config: RunConfig,
-                 thresholds: np.ndarray | None = None, batch_size: int | None = None) -> None:
+                 thresholds: np.ndarray | None = None, batch_size: int | None = None, frozen: bool = False) -> None:
         self.model = model.eval()
+        self._weights = InferenceWeights(self.model, frozen)
         self.tokenizer = tokenizer
         self.label_map = label_map
         self.config = config
@@ -50,7 +55,7 @@ class Predictor:
         label_map = LabelMap.from_json(labels)
         model = load_model(layout.model, config, label_map)
         thresholds = np.asarray(labels["thresholds"]) if labels.get("thresholds") else None
-        return cls(model, load_tokenizer(layout.model), label_map, config, thresholds, batch_size)
+        return cls(model, load_tokenizer(layout.model), label_map, config, thresholds, batch_size, frozen=True)
 
     @property
     def classes(self) -> list[Any]:
@@ -70,7 +75,7 @@ class Predictor:
     def pooled_probabilities(self, encoded: EncodedTexts, n_texts: int) -> np.ndarray:
         """``(n_texts, n_classes)`` for already-tokenised examples, chunks pooled per text."""
         probabilities = example_probabilities(
-            self.model, encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
+            self._weights.module(self.bf16), encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
             multi_label=self.label_map.multi_label, bf16=self.bf16, device=self.device)
         return pool_chunks(probabilities, encoded.owner, n_texts, self.config.data.chunk_pooling,
                            self.label_map.multi_label)
@@ -93,6 +98,7 @@ class Predictor:
 
     def to(self, device: str | torch.device) -> Predictor:
         self.model.to(device)
+        self._weights.reset()
         self.device = torch.device(device)
         self.bf16 = resolve_bf16(self.config.train.bf16, self.device)
         return self

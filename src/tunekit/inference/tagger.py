@@ -18,6 +18,7 @@ from tunekit.data.iob import OUTSIDE, entity_spans, repair_iob2
 from tunekit.data.labels import LabelMap
 from tunekit.data.words import split_words
 from tunekit.errors import DataError
+from tunekit.inference.bf16_weights import InferenceWeights
 from tunekit.run.layout import RunLayout
 from tunekit.run.model_io import load_model, load_tokenizer
 from tunekit.training.precision import autocast, resolve_bf16
@@ -27,12 +28,14 @@ class TagPredictor:
     """Batched, length-sorted token classification with the run's tokenisation and tag set.
 
     Each word's tag is read from its first sub-word; a predicted ``I-X`` that follows neither ``B-X`` nor
-    ``I-X`` opens a new entity (`repair_iob2`), so strict IOB2 scoring never silently drops it.
+    ``I-X`` opens a new entity (`repair_iob2`), so strict IOB2 scoring never silently drops it. ``frozen``: as for
+    `Predictor` (Linear weights cast to bf16 once for a loaded run).
     """
 
     def __init__(self, model: nn.Module, tokenizer, tag_map: LabelMap, config: RunConfig,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, frozen: bool = False) -> None:
         self.model = model.eval()
+        self._weights = InferenceWeights(self.model, frozen)
         self.tokenizer = tokenizer
         self.tag_map = tag_map
         self.config = config
@@ -51,7 +54,7 @@ class TagPredictor:
                             "use tunekit.inference.predictor.Predictor for text classification runs")
         tag_map = LabelMap.from_json(read_json(layout.labels))
         model = load_model(layout.model, config, tag_map)
-        return cls(model, load_tokenizer(layout.model), tag_map, config, batch_size)
+        return cls(model, load_tokenizer(layout.model), tag_map, config, batch_size, frozen=True)
 
     @property
     def classes(self) -> list[str]:
@@ -75,11 +78,11 @@ class TagPredictor:
         """Per example, ``(seq_len, n_tags)`` softmax probabilities of every sub-word."""
         texts = encoded.texts
         result: list[np.ndarray] = [np.empty(0)] * len(texts)
-        self.model.eval()
+        model = self._weights.module(self.bf16).eval()
         with torch.inference_mode(), autocast(self.bf16, self.device):
             for indices in sorted_batches(texts.lengths, self.batch_size):
                 batch = {k: v.to(self.device) for k, v in collate(texts, indices, self.tokenizer.pad_token_id).items()}
-                probabilities = torch.softmax(self.model(**batch).logits.float(), dim=-1).cpu().numpy()
+                probabilities = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
                 for row, example in enumerate(indices):
                     result[example] = probabilities[row, :len(texts.input_ids[example])]
         return result
@@ -114,6 +117,7 @@ class TagPredictor:
 
     def to(self, device: str | torch.device) -> TagPredictor:
         self.model.to(device)
+        self._weights.reset()
         self.device = torch.device(device)
         self.bf16 = resolve_bf16(self.config.train.bf16, self.device)
         return self
