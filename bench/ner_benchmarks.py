@@ -25,6 +25,8 @@ WEIBO_DATA = ROOT / "bench" / "data" / "weibo_ner"
 EXPERIMENTS: dict[str, tuple[str, list[str], float | None, str]] = {
     "conll2003-full": ("configs/conll2003_minilm_full.yaml", [], 0.87,
                        "CoNLL-2003 test (eng.testb) entity F1, MiniLM-L6 full fine-tuning"),
+    "conll2003-full-seed1": ("configs/conll2003_minilm_full.yaml", ["train.seed=1"], 0.87,
+                             "CoNLL-2003 test (eng.testb) entity F1, MiniLM-L6 full fine-tuning, seed 1"),
     "conll2003-lora": ("configs/conll2003_minilm_lora.yaml", [], 0.83,
                        "CoNLL-2003 test (eng.testb) entity F1, MiniLM-L6 LoRA"),
     "weibo-ner-full": ("bench/configs/weibo_ner_minilm_full.yaml", [], None,
