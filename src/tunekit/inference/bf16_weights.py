@@ -23,7 +23,7 @@ def bf16_linear_copy(model: nn.Module) -> nn.Module:
     """
     linear_tensors = {id(t) for m in model.modules() if isinstance(m, nn.Linear) for t in m.parameters(recurse=False)}
     shared = {id(t): t for t in [*model.parameters(), *model.buffers()] if id(t) not in linear_tensors}
-    fast = copy.deepcopy(model, memo=dict(shared))
+    fast = copy.deepcopy(model, memo=shared)  # tensors already in the memo are shared, not copied
     for module in fast.modules():
         if isinstance(module, nn.Linear):
             module.to(torch.bfloat16).requires_grad_(False)
