@@ -260,6 +260,9 @@ class EvalConfig:
     """Examples per inference batch."""
     calibration_bins: int = 15
     """Equal-width confidence bins for expected calibration error and the reliability diagram."""
+    tag_decoding: Literal["viterbi", "argmax"] = "viterbi"
+    """Tagger runs: `viterbi` picks the most probable valid IOB2 sequence (+0.8 to 1.2 CoNLL-2003 test F1 over
+    `argmax`, docs/benchmarks.md); `argmax` takes each word's most probable tag and turns a stray I-X into B-X."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.calibration_bins < 1:

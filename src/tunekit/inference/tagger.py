@@ -14,11 +14,12 @@ from tunekit.atomic import read_json
 from tunekit.config import RunConfig, load_config
 from tunekit.data.align import EncodedWords, encode_words
 from tunekit.data.batching import collate, sorted_batches
-from tunekit.data.iob import OUTSIDE, entity_spans, repair_iob2
+from tunekit.data.iob import OUTSIDE, entity_spans
 from tunekit.data.labels import LabelMap
 from tunekit.data.words import split_words
 from tunekit.errors import DataError
 from tunekit.inference.bf16_weights import InferenceWeights
+from tunekit.inference.iob_decoding import IOB2Decoder
 from tunekit.run.layout import RunLayout
 from tunekit.run.model_io import load_model, load_tokenizer
 from tunekit.training.precision import autocast, resolve_bf16
@@ -27,9 +28,9 @@ from tunekit.training.precision import autocast, resolve_bf16
 class TagPredictor:
     """Batched, length-sorted token classification with the run's tokenisation and tag set.
 
-    Each word's tag is read from its first sub-word; a predicted ``I-X`` that follows neither ``B-X`` nor
-    ``I-X`` opens a new entity (`repair_iob2`), so strict IOB2 scoring never silently drops it. ``frozen``: as for
-    `Predictor` (Linear weights cast to bf16 once for a loaded run).
+    Each word's tag probabilities are read from its first sub-word; the sentence's tags are decoded into valid IOB2
+    by ``config.eval.tag_decoding`` (`IOB2Decoder`). ``frozen``: as for `Predictor` (Linear weights cast to bf16
+    once for a loaded run).
     """
 
     def __init__(self, model: nn.Module, tokenizer, tag_map: LabelMap, config: RunConfig,
@@ -43,6 +44,7 @@ class TagPredictor:
         self.device = next(model.parameters()).device
         self.bf16 = resolve_bf16(config.train.bf16, self.device)
         self._outside = list(tag_map.classes).index(OUTSIDE) if OUTSIDE in tag_map.classes else 0
+        self._decoder = IOB2Decoder(self.classes, config.eval.tag_decoding)
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, batch_size: int | None = None) -> TagPredictor:
@@ -91,8 +93,8 @@ class TagPredictor:
         """IOB2 tags per word and the probability of each chosen tag."""
         tags, scores = [], []
         for probabilities in self.word_probabilities(sentences):
-            chosen = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, dtype=np.int64)
-            tags.append(repair_iob2([str(t) for t in self.tag_map.decode(chosen.tolist())]))
+            chosen = self._decoder.decode(probabilities)
+            tags.append([self._decoder.tags[i] for i in chosen])
             scores.append(probabilities[np.arange(len(chosen)), chosen])
         return tags, scores
 
