@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--endurance", type=float, default=60.0, help="seconds at 128 clients (0: skip)")
     parser.add_argument("--servers", nargs="+", default=["tunekit", "naive"])
     parser.add_argument("--serve-config", type=Path, default=None, help="YAML passed to tunekit serve --config")
+    parser.add_argument("--workers", type=int, default=1, help="tunekit serve --workers")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
     parser.add_argument("--no-docs", action="store_true", help="write the JSON only")
     parser.add_argument("--render", action="store_true", help="only re-render the docs table from --out")
@@ -213,6 +214,7 @@ def main() -> None:
     python = sys.executable
     servers = {
         "tunekit": ([python, "-m", "tunekit", "serve", str(args.run_dir), "--port", "8761", "--store", str(store_path),
+                     "--workers", str(args.workers),
                      *(["--config", str(args.serve_config)] if args.serve_config else [])], 8761, key),
         "naive": ([python, "bench/serve_naive.py", str(args.work / "export"), "--port", "8762"], 8762, None),
     }
@@ -228,7 +230,8 @@ def main() -> None:
                      "settings": f"single-text requests (SST-2 dev sentences, mean {mean_chars:.0f} chars), "
                                  f"{args.duration:.0f} s per level after {args.warmup:.0f} s warm-up, "
                                  f"keep-alive connections; tunekit with default serving config"
-                                 f"{' + ' + args.serve_config.name if args.serve_config else ''} and an API key; "
+                                 f"{' + ' + args.serve_config.name if args.serve_config else ''}, "
+                                 f"{args.workers} worker{'s' if args.workers > 1 else ''} and an API key; "
                                  "naive = FastAPI + transformers.pipeline, fp32, one request at a time"}
     for name in args.servers:
         command, port, server_key = servers[name]
