@@ -95,14 +95,29 @@ async def _load(port: int, requests: list[bytes], clients: int, duration_s: floa
             "p50_ms": round(float(np.percentile(lat_ms, 50)), 1), "p99_ms": round(float(np.percentile(lat_ms, 99)), 1)}
 
 
+CLIENT_LOOP = {"loop": "uvloop"}  # set from --client-loop
+
+
+def run_async(coroutine):
+    """Run the load generator on uvloop (a tunekit dependency) unless ``--client-loop asyncio``: it shares the
+    cores with the server under test, so every cycle it saves is one the server gets."""
+    if CLIENT_LOOP["loop"] == "asyncio":
+        return asyncio.run(coroutine)
+    import uvloop
+
+    return uvloop.run(coroutine)
+
+
 def run_level(port: int, requests: list[bytes], clients: int, duration_s: float, max_requests: int,
               warmup_s: float, server: psutil.Process) -> dict:
-    asyncio.run(_load(port, requests, clients, warmup_s, max_requests))  # fill caches and batch pipelines
-    cpu_before = server_cpu_s(server)
-    level = asyncio.run(_load(port, requests, clients, duration_s, max_requests))
+    run_async(_load(port, requests, clients, warmup_s, max_requests))  # fill caches and batch pipelines
+    cpu_before, client_cpu_before = server_cpu_s(server), time.process_time()
+    level = run_async(_load(port, requests, clients, duration_s, max_requests))
     # CPU seconds the server burnt per answered request: unlike requests/s, barely moved by other load on the cores
     cpu_ms = (server_cpu_s(server) - cpu_before) * 1000
     level["server_cpu_ms_per_request"] = round(cpu_ms / max(level["requests"], 1), 2)
+    client_ms = (time.process_time() - client_cpu_before) * 1000
+    level["load_generator_cpu_ms_per_request"] = round(client_ms / max(level["requests"], 1), 3)
     return level
 
 
@@ -194,10 +209,13 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=["tunekit", "naive"])
     parser.add_argument("--serve-config", type=Path, default=None, help="YAML passed to tunekit serve --config")
     parser.add_argument("--workers", type=int, default=1, help="tunekit serve --workers")
+    parser.add_argument("--client-loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="event loop of the load generator")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
     parser.add_argument("--no-docs", action="store_true", help="write the JSON only")
     parser.add_argument("--render", action="store_true", help="only re-render the docs table from --out")
     args = parser.parse_args()
+    CLIENT_LOOP["loop"] = args.client_loop
     if args.render:
         update_docs(render_table(json.loads(args.out.read_text(encoding="utf-8"))))
         return
@@ -232,6 +250,7 @@ def main() -> None:
                                  f"keep-alive connections; tunekit with default serving config"
                                  f"{' + ' + args.serve_config.name if args.serve_config else ''}, "
                                  f"{args.workers} worker{'s' if args.workers > 1 else ''} and an API key; "
+                                 f"load generator on {args.client_loop}; "
                                  "naive = FastAPI + transformers.pipeline, fp32, one request at a time"}
     for name in args.servers:
         command, port, server_key = servers[name]
@@ -244,7 +263,7 @@ def main() -> None:
                 results["levels"].append({"server": name, **level})
                 print(json.dumps(results["levels"][-1]), flush=True)
             if name == "tunekit" and args.endurance > 0:
-                results["endurance"] = asyncio.run(_load(port, requests, 128, args.endurance, 10**7))
+                results["endurance"] = run_async(_load(port, requests, 128, args.endurance, 10**7))
                 print("endurance", json.dumps(results["endurance"]), flush=True)
         finally:
             crashed = stop(process)
