@@ -97,13 +97,13 @@ def run_experiment(name: str) -> dict:
         "training": metrics["training"], "wall_minutes": wall / 60, "peak_rss_mb": peak_rss_mb,
         "machine": machine(), "date": date.today().isoformat(),
     }
-    result["test_micro_f1_argmax_decoding"] = argmax_decoding_f1(run_dir, metrics_test_file(run_dir))
+    result["test_micro_f1_argmax_decoding"] = argmax_decoding_f1(run_dir, scored_test_file(run_dir))
     if name.startswith("weibo"):
         result["unknown_character_share"] = unknown_share(config)
     return result
 
 
-def metrics_test_file(run_dir: Path) -> str:
+def scored_test_file(run_dir: Path) -> str:
     """The test file the run was scored on, from its resolved config."""
     from tunekit.config import load_config
 

@@ -95,13 +95,10 @@ async def _load(port: int, requests: list[bytes], clients: int, duration_s: floa
             "p50_ms": round(float(np.percentile(lat_ms, 50)), 1), "p99_ms": round(float(np.percentile(lat_ms, 99)), 1)}
 
 
-CLIENT_LOOP = {"loop": "uvloop"}  # set from --client-loop
-
-
-def run_async(coroutine):
-    """Run the load generator on uvloop (a tunekit dependency) unless ``--client-loop asyncio``: it shares the
+def run_async(coroutine, client_loop: str):
+    """Run the load generator on ``client_loop``: ``uvloop`` (a tunekit dependency) or ``asyncio``. It shares the
     cores with the server under test, so every cycle it saves is one the server gets."""
-    if CLIENT_LOOP["loop"] == "asyncio":
+    if client_loop == "asyncio":
         return asyncio.run(coroutine)
     import uvloop
 
@@ -109,10 +106,10 @@ def run_async(coroutine):
 
 
 def run_level(port: int, requests: list[bytes], clients: int, duration_s: float, max_requests: int,
-              warmup_s: float, server: psutil.Process) -> dict:
-    run_async(_load(port, requests, clients, warmup_s, max_requests))  # fill caches and batch pipelines
+              warmup_s: float, server: psutil.Process, client_loop: str) -> dict:
+    run_async(_load(port, requests, clients, warmup_s, max_requests), client_loop)  # fill caches and pipelines
     cpu_before, client_cpu_before = server_cpu_s(server), time.process_time()
-    level = run_async(_load(port, requests, clients, duration_s, max_requests))
+    level = run_async(_load(port, requests, clients, duration_s, max_requests), client_loop)
     # CPU seconds the server burnt per answered request: unlike requests/s, barely moved by other load on the cores
     cpu_ms = (server_cpu_s(server) - cpu_before) * 1000
     level["server_cpu_ms_per_request"] = round(cpu_ms / max(level["requests"], 1), 2)
@@ -215,7 +212,6 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="write the JSON only")
     parser.add_argument("--render", action="store_true", help="only re-render the docs table from --out")
     args = parser.parse_args()
-    CLIENT_LOOP["loop"] = args.client_loop
     if args.render:
         update_docs(render_table(json.loads(args.out.read_text(encoding="utf-8"))))
         return
@@ -259,11 +255,11 @@ def main() -> None:
             requests = build_requests(texts, port, server_key)
             for clients in args.levels:
                 level = run_level(port, requests, clients, args.duration, args.max_requests, args.warmup,
-                                  psutil.Process(process.pid))
+                                  psutil.Process(process.pid), args.client_loop)
                 results["levels"].append({"server": name, **level})
                 print(json.dumps(results["levels"][-1]), flush=True)
             if name == "tunekit" and args.endurance > 0:
-                results["endurance"] = run_async(_load(port, requests, 128, args.endurance, 10**7))
+                results["endurance"] = run_async(_load(port, requests, 128, args.endurance, 10**7), args.client_loop)
                 print("endurance", json.dumps(results["endurance"]), flush=True)
         finally:
             crashed = stop(process)

@@ -29,8 +29,6 @@ DEFAULT_SYSTEMS = SYSTEMS[:4]  # the seeds' fp32 recipe takes 3-5 minutes a run:
 
 def measure(seeds: list[int], systems: list[str], run: dict) -> dict:
     """Train every system at every seed; results are merged into ``run`` (earlier invocations' results)."""
-    if "command" in run:  # a file from before results were merged across invocations
-        run["commands"], run["revisions"] = [run.pop("command")], [run.pop("revision")]
     accuracies = run.setdefault("final_dev_accuracy", {})
     for seed in seeds:
         for name in systems:
@@ -48,10 +46,8 @@ def measure(seeds: list[int], systems: list[str], run: dict) -> dict:
 
 
 def render(run: dict) -> str:
-    commands = run.get("commands") or [run["command"]]
-    revisions = run.get("revisions") or [run["revision"]]
-    lines = [START, "", "Commands: " + "; ".join(f"`{c}`" for c in commands) + f" — last run {run['date']}, "
-             f"revisions {', '.join(dict.fromkeys(revisions))}, {run['machine']}; 4000 SST-2 training examples "
+    lines = [START, "", "Commands: " + "; ".join(f"`{c}`" for c in run["commands"]) + f" — last run {run['date']}, "
+             f"revisions {', '.join(dict.fromkeys(run['revisions']))}, {run['machine']}; 4000 SST-2 training examples "
              "drawn by the seed, 1 epoch, batch 16, final dev accuracy on the 872 GLUE dev sentences.", "",
              "| system | seeds | mean dev acc. | std | per seed |", "|---|---:|---:|---:|---|"]
     for name, by_seed in run["final_dev_accuracy"].items():

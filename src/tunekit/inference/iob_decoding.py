@@ -27,6 +27,7 @@ class IOB2Decoder:
         if method not in ("viterbi", "argmax"):
             raise ValueError(f"unknown tag decoding {method!r}; use 'viterbi' or 'argmax'")
         self.tags = [str(t) for t in tags]
+        self._column = {tag: i for i, tag in enumerate(self.tags)}
         self.method = method
         self._start_penalty, self._transition_penalty = _transition_masks(self.tags)
 
@@ -37,7 +38,7 @@ class IOB2Decoder:
         if self.method == "argmax":
             chosen = probabilities.argmax(axis=1)
             repaired = repair_iob2([self.tags[i] for i in chosen])
-            return np.array([self.tags.index(t) for t in repaired], dtype=np.int64)
+            return np.array([self._column[t] for t in repaired], dtype=np.int64)
         return self._viterbi(np.log(np.maximum(probabilities, _FLOOR)))
 
     def _viterbi(self, log_probabilities: np.ndarray) -> np.ndarray:
