@@ -9,6 +9,7 @@ from it.
     python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
     python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory): 10.5 min measured
     python bench/speed_benchmarks.py --part lora  # only LoRA and inference: 8 min measured
+    python bench/speed_benchmarks.py --part full --repeats 3  # tunekit and Trainer-best 3 times each, alternating
     python bench/speed_benchmarks.py --quick      # 800 examples, no MPNet rows (idle-machine time: not measured)
     python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
     python bench/speed_benchmarks.py --table-only
@@ -98,17 +99,32 @@ def git_revision() -> str:
     return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "src") else "")
 
 
-def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str) -> dict:
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median samples/s (the lower middle one of an even count), with every run's samples/s."""
+    ranked = sorted(runs, key=lambda r: r["samples_per_second"])
+    return {**ranked[(len(ranked) - 1) // 2], "samples_per_second_of_runs": [r["samples_per_second"] for r in runs]}
+
+
+def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str, repeats: int = 1) -> dict:
     mode = MODES[mode_name]
-    run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES}, "command": command,
+    run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES, "repeats": repeats},
+           "command": command,
            "revision": git_revision(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "gemm_peak": None,
            "training": {}, "memory": {}, "inference": {}}
     run["gemm_peak"] = gemm_peak()
-    for name in TRAINING:
-        if only is None or name in only:
-            run["training"][name] = run_worker("speed_train.py", *training_params(name, mode))
-            print(name, json.dumps({k: v for k, v in run["training"][name].items() if k != "evaluations"}), flush=True)
+    selected = [name for name in TRAINING if only is None or name in only]
+    repeated = [name for name in selected if not name.startswith("trainer-seeds")]
+    runs: dict[str, list[dict]] = {name: [] for name in selected}
+    for round_ in range(repeats):  # the fast systems alternate, in turned-around order every other round
+        for name in repeated if round_ % 2 == 0 else repeated[::-1]:
+            runs[name].append(run_worker("speed_train.py", *training_params(name, mode)))
+            print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "evaluations"}), flush=True)
+    for name in selected:
+        if name not in repeated:  # the seeds' fp32 recipe: minutes a run and 10x slower, once is enough
+            runs[name].append(run_worker("speed_train.py", *training_params(name, mode)))
+            print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "evaluations"}), flush=True)
+        run["training"][name] = median_run(runs[name])
     for name, overrides in MEMORY.items():
         if (only is None and mode_name == "full") or (only and name in only):  # --quick leaves memory out
             run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides})
@@ -140,13 +156,16 @@ def render_run(run: dict) -> list[str]:
              f"run at {peak['threads']} threads: **bf16 {peak['bf16_gflops']:.0f} GFLOP/s, fp32 "
              f"{peak['fp32_gflops']:.0f} GFLOP/s**; bf16 GEMMs at the shapes of a batch-16 MiniLM step: "
              + ", ".join(f"{k} {v:.0f}" for k, v in peak.get("bf16_gflops_at_model_shapes", {}).items())
-             + " GFLOP/s.", "",
+             + " GFLOP/s." + (f" tunekit and trainer-best ran {s['repeats']} times each, alternating: the row is the "
+                              "median run, every run's samples/s in brackets." if s.get("repeats", 1) > 1 else ""), "",
              "| training | samples/s | real tokens/s | padded tokens/s | padding | MFU (bf16 peak) | "
              f"time to {s['target_accuracy']:.2f} dev acc. | final dev acc. | peak RSS | tunekit speed-up |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, r in run["training"].items():
         speedup = " / ".join(f"{r[k]:.2f}× vs {k.removeprefix('speedup_vs_')}" for k in r if k.startswith("speedup"))
-        lines.append(f"| {name} | {r['samples_per_second']:.1f} | {r['real_tokens_per_second']:.0f} | "
+        runs = r.get("samples_per_second_of_runs", [])
+        each = f" ({', '.join(f'{v:.1f}' for v in runs)})" if len(runs) > 1 else ""
+        lines.append(f"| {name} | {r['samples_per_second']:.1f}{each} | {r['real_tokens_per_second']:.0f} | "
                      f"{r['padded_tokens_per_second']:.0f} | {r['padding_fraction']:.0%} | {r['mfu_bf16_peak']:.1%} | "
                      f"{_time(r['time_to_target_seconds'])} | {r['final_dev_accuracy']:.4f} | "
                      f"{r['peak_rss_mb']} MB | {speedup} |")
@@ -202,6 +221,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="800 training examples, 256 inference texts")
     parser.add_argument("--part", choices=["all", *PARTS], default="all", help="full fine-tuning or LoRA + inference")
     parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE, help="systems to run")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run tunekit and Trainer-best this many times each, alternating; report the median run")
     parser.add_argument("--tag", help="keep this run under a name (before/after figures) instead of as the table")
     parser.add_argument("--run-dir", type=Path, default=ROOT / "bench" / "runs" / "sst2-full",
                         help="finished run used for inference (python bench/core_benchmarks.py --only sst2-full)")
@@ -213,9 +234,10 @@ def main() -> None:
         mode = "quick" if args.quick else "full"
         command = "python bench/speed_benchmarks.py" + (" --quick" if args.quick else "")
         command += f" --part {args.part}" if args.part != "all" else ""
+        command += f" --repeats {args.repeats}" if args.repeats != 1 else ""
         command += f" --only {' '.join(args.only)} --tag {args.tag}" if args.tag else ""
         only = args.only or (PARTS[args.part] if args.part != "all" else None)
-        run = measure(mode, only, args.run_dir, command)
+        run = measure(mode, only, args.run_dir, command, args.repeats)
         if args.tag:
             results.setdefault("tagged", {})[args.tag] = run
         else:

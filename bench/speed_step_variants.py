@@ -4,7 +4,8 @@
 
 METHOD is ``full`` or ``lora``. VARIANT:
 
-- ``tunekit``: the step tunekit's loop runs (fast dropout, bf16 autocast, fused AdamW, clipping at 1.0);
+- ``tunekit``: the step tunekit's loop ran when these were measured (fast dropout, bf16 autocast, fused AdamW,
+  clipping at 1.0), before the changes measured by bench/speed_ab.py;
 - ``compile``: the model under ``torch.compile(dynamic=True)`` with torch's dropout (numpy-drawn masks would
   break the graph);
 - ``sdpa-no-attention-dropout``: attention-probability dropout set to 0, so SDPA takes its fused CPU kernel

@@ -206,8 +206,8 @@ class TrainConfig:
     for about one extra forward pass per step."""
     fast_dropout: bool = True
     """On a CPU, draw dropout masks from numpy's PCG64 instead of torch's Bernoulli sampler (several times faster;
-    p quantised to 1/65536). Still seeded by `train.seed` and reproduced on resume, but a different random stream
-    from `false`, so metrics differ from a run without it."""
+    p quantised to 1/65536), attention-probability dropout included. Still seeded by `train.seed` and reproduced on
+    resume, but a different random stream from `false`, so metrics differ from a run without it."""
     log_every_steps: int = 20
     """Optimiser steps between log lines (JSONL and TensorBoard)."""
     tensorboard: bool = True

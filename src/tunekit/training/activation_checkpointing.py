@@ -44,6 +44,18 @@ def checkpoint_layers(model: nn.Module) -> int:
     return wrapped
 
 
+def is_checkpointed(block: nn.Module) -> bool:
+    """True when `checkpoint_layers` wrapped ``block``."""
+    forward = vars(block).get("forward")
+    return isinstance(forward, functools.partial) and forward.func is _checkpointed
+
+
+def run_checkpointed(block: nn.Module, function: Callable, *args, **kwargs):
+    """``function(*args, **kwargs)``, recomputed in backward when ``block`` trains (as a checkpointed block's own
+    forward is): for code that runs a checkpointed block's computation other than through its ``forward``."""
+    return _checkpointed(block, function, *args, **kwargs)
+
+
 def _checkpointed(block: nn.Module, forward: Callable, *args, **kwargs):
     if not (block.training and torch.is_grad_enabled()):
         return forward(*args, **kwargs)

@@ -18,6 +18,8 @@ from tunekit.training.checkpoint import TrainerState, save_checkpoint, save_trai
 from tunekit.training.early_stopping import EarlyStopping
 from tunekit.training.logger import TrainingLogger
 from tunekit.training.objectives import Objective
+from tunekit.training.optimizer_step import OptimizerStep
+from tunekit.training.padding_free import padding_free_encoders
 from tunekit.training.precision import autocast
 from tunekit.training.progress import TrainingProgress
 
@@ -72,11 +74,11 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *,
     per_epoch = steps_per_epoch(len(encoded), settings.batch_size, settings.gradient_accumulation_steps)
     evaluation_points = {max(1, round(per_epoch * j / settings.evaluations_per_epoch))
                          for j in range(1, settings.evaluations_per_epoch + 1)}
-    trainable = [p for p in model.parameters() if p.requires_grad]
     running_loss = torch.zeros((), device=device)
     window_start, window_examples = time.perf_counter(), 0
     model.train()
-    with TrainingProgress(settings.total_steps, settings.progress_bar) as progress:
+    with (TrainingProgress(settings.total_steps, settings.progress_bar) as progress,
+          OptimizerStep(model, optimizer, settings.max_grad_norm) as clip_and_step, padding_free_encoders(model)):
         progress.update(state.step)
         while state.step < settings.total_steps and not state.finished:
             groups = epoch_batches(lengths, settings.batch_size, settings.gradient_accumulation_steps,
@@ -92,9 +94,7 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *,
                     loss.backward()
                     running_loss += loss.detach()
                     window_examples += len(indices)
-                if settings.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
-                optimizer.step()
+                clip_and_step()
                 scheduler.step()
                 state.step += 1
                 if after_optimizer_step is not None:

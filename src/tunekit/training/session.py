@@ -13,6 +13,7 @@ from torch import nn
 
 from tunekit.config.schema import RunConfig
 from tunekit.methods import trainable_parameters
+from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.training.activation_checkpointing import checkpoint_layers
 from tunekit.training.checkpoint import TrainerState, latest_checkpoint, load_checkpoint
 from tunekit.training.early_stopping import EarlyStopping
@@ -49,6 +50,7 @@ class TrainingSession:
             checkpoint_layers(model)
         if options.fast_dropout and device.type == "cpu":  # a GPU's own dropout kernel is already fast
             log.debug("fast dropout: %d dropout modules replaced", use_fast_dropout(model))
+        log.debug("lean LoRA forward: %d layers", len(use_lean_lora_forward(model)))
         total_steps = options.max_steps or options.epochs * steps_per_epoch(
             n_examples, options.batch_size, options.gradient_accumulation_steps)
         optimizer = build_optimizer(model, options.learning_rate, options.weight_decay)

@@ -1,4 +1,4 @@
-"""Shared by the method tests: tiny configs for any method and task, random batches, a few training steps."""
+"""Shared by the method and training tests: tiny configs for any method and task, random batches, a few steps."""
 
 from __future__ import annotations
 

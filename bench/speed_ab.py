@@ -1,0 +1,171 @@
+"""Interleaved before/after timing of one training-step change, in one process, on the speed benchmark's data.
+
+    flock /tmp/tunekit-heavy.lock python bench/speed_ab.py CHANGE [ROUNDS]
+
+This CPU's speed drifts by 10-20% between minutes (docs/benchmarks.md), more than most single changes are worth,
+so two processes run one after the other cannot rank them. Here one model and one optimiser train through
+ROUNDS rounds (default 20); each round runs 8 steps the old way and 8 the new way, in alternating order, so any
+drift hits both sides alike. Both sides train the same model on successive batches of one length-grouped epoch;
+samples/s is summed per side. CHANGE:
+
+- ``row-gradient-embeddings`` (full fine-tuning): `OptimizerStep` (row gradients for the word embeddings, the clip
+  folded into fused AdamW) against ``clip_grad_norm_`` + ``optimizer.step()`` with a dense embedding gradient;
+- ``lean-lora`` (LoRA): tunekit's `use_lean_lora_forward` against peft's own LoRA forward;
+- ``padding-free`` / ``padding-free-lora``: `padding_free_encoders` against the padded encoder forward;
+- ``fast-attention-dropout`` / ``-lora``: padding-free layers attending with `FastDropout` on the probabilities
+  against the model's own SDPA (ATen's dropout).
+
+Each change is measured against the step with the changes above it in place, both sides through
+`OptimizerStep` except in the first.
+
+Prints one line per change with both speeds and their ratio; results quoted in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+
+import torch
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from speed_train import load_sst2, run_config
+from tunekit.data.batching import collate, length_grouped_batches
+from tunekit.data.tokenize import encode_texts
+from tunekit.methods.lora.lean_forward import use_lean_lora_forward
+from tunekit.run.model_io import build_model, load_tokenizer
+from tunekit.training import padding_free
+from tunekit.training.fast_dropout import use_fast_dropout
+from tunekit.training.optimizer import build_optimizer
+from tunekit.training.optimizer_step import OptimizerStep
+from tunekit.training.padding_free import padding_free_encoders
+
+CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free": "full", "padding-free-lora": "lora",
+           "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full"}
+LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
+STEPS_PER_BLOCK = 8
+
+
+def _both(*contexts: contextlib.AbstractContextManager) -> contextlib.ExitStack:
+    stack = contextlib.ExitStack()
+    for context in contexts:
+        stack.enter_context(context)
+    return stack
+
+
+@contextlib.contextmanager
+def separate_projections() -> Iterator[None]:
+    """Padding-free layers call the query, key and value projections one by one inside the block."""
+    padding_free.FUSE_QKV = False
+    try:
+        yield
+    finally:
+        padding_free.FUSE_QKV = True
+
+
+@contextlib.contextmanager
+def sdpa_attention_dropout() -> Iterator[None]:
+    """Padding-free layers attend through the model's own function (SDPA, ATen's dropout) inside the block."""
+    chosen = padding_free.attention_function
+
+    def models_own(attention: torch.nn.Module):
+        return ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, None)
+
+    padding_free.attention_function = models_own
+    try:
+        yield
+    finally:
+        padding_free.attention_function = chosen
+
+
+@contextlib.contextmanager
+def lean_lora_forward(model: torch.nn.Module) -> Iterator[None]:
+    """tunekit's lean LoRA forward inside the block, peft's outside it."""
+    layers = use_lean_lora_forward(model)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer.forward
+
+
+def main() -> None:
+    change = sys.argv[1] if len(sys.argv) > 1 else ""
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    if change not in CHANGES:
+        raise SystemExit(f"usage: speed_ab.py {'|'.join(CHANGES)} [ROUNDS]")
+    method = CHANGES[change]
+    params = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "method": method,
+              "learning_rate": LEARNING_RATES[method], "n_train": 4000, "epochs": 1, "eval_every": 50}
+    splits = load_sst2(params["n_train"], 64, params["seed"])
+    model, model_dir = build_model(run_config(params), splits.label_map)
+    use_fast_dropout(model)
+    tokenizer = load_tokenizer(model_dir)
+    encoded = encode_texts(tokenizer, list(splits.train.texts), max_seq_len=128)
+    labels = torch.tensor(splits.label_map.encode(splits.train.labels))
+    optimizer = build_optimizer(model, params["learning_rate"], 0.01)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    clip_and_step = OptimizerStep(model, optimizer, 1.0)
+    batches = length_grouped_batches(encoded.lengths, params["batch_size"], torch.Generator().manual_seed(0))
+    model.train()
+
+    def backward(indices) -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(**collate(encoded, indices, tokenizer.pad_token_id)).logits
+        torch.nn.functional.cross_entropy(logits.float(), labels[indices]).backward()
+
+    def old_step(indices) -> None:  # before row-gradient embeddings: torch's clip, dense embedding gradient
+        backward(indices)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def tunekit_step(indices) -> None:
+        backward(indices)
+        clip_and_step()
+        optimizer.zero_grad(set_to_none=True)
+
+    # each change against the step with every earlier change in place (the order of docs/benchmarks.md)
+    steps = {"before": tunekit_step, "after": tunekit_step}
+    sides = {"before": lambda: clip_and_step, "after": lambda: clip_and_step}
+    if change == "row-gradient-embeddings":
+        steps["before"], sides["before"] = old_step, contextlib.nullcontext
+    elif change == "lean-lora":
+        sides["after"] = lambda: _both(clip_and_step, lean_lora_forward(model))
+    elif change.startswith("padding-free"):  # the model's own attention on both sides: dropout's change is next
+        if method == "lora":
+            use_lean_lora_forward(model)
+        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
+    elif change == "fused-qkv":
+        sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), separate_projections())
+        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+    else:
+        if method == "lora":
+            use_lean_lora_forward(model)
+        sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
+        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+
+    seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
+    for indices in batches[:10]:  # warm-up: allocator, kernel selection
+        with sides["before"]():
+            steps["before"](indices)
+    for round_ in range(rounds):
+        for side in ("before", "after") if round_ % 2 == 0 else ("after", "before"):
+            block = [batches[(10 + position + i) % len(batches)] for i in range(STEPS_PER_BLOCK)]
+            position += STEPS_PER_BLOCK
+            with sides[side]():
+                started = time.perf_counter()
+                for indices in block:
+                    steps[side](indices)
+                seconds[side] += time.perf_counter() - started
+            samples[side] += sum(len(b) for b in block)
+    speed = {side: samples[side] / seconds[side] for side in sides}
+    print(f"{change} ({method}, {rounds} rounds of {STEPS_PER_BLOCK}+{STEPS_PER_BLOCK} steps): before "
+          f"{speed['before']:.1f} samples/s, after {speed['after']:.1f} samples/s, "
+          f"x{speed['after'] / speed['before']:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

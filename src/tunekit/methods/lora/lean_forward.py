@@ -1,0 +1,47 @@
+"""A shorter forward for peft's LoRA linear layers in their common case: one plain LoRA adapter, not merged.
+
+peft's ``lora.Linear.forward`` casts its input to the adapter weights' dtype before the adapter branch: under
+bf16 autocast that is an fp32 copy of every activation entering an adapted layer, dropout on that fp32 copy, a
+cast back to bf16 inside ``lora_A``, then a separate scaling multiply and add, each with its backward. MiniLM-L6
+with LoRA on its 36 projections runs about a hundred such extra element-wise passes per step, and on a CPU at
+batch 16 each costs about as much as a small matmul. The lean forward computes the same expression,
+``base(x) + scaling * B(A(dropout(x)))``, on ``x`` as it arrives, with the scaling folded into the add
+(``torch.add(..., alpha=scaling)``). Any other case (adapters disabled or merged, several active adapters, a
+variant such as DoRA, per-example ``adapter_names``, or an input dtype the adapter weights do not match outside
+autocast) goes to peft's own forward.
+
+Installed by the training session (`TrainingSession.start`); measured with ``bench/speed_ab.py lean-lora``:
+docs/benchmarks.md, "Speed".
+"""
+
+from __future__ import annotations
+
+import types
+
+import torch
+from peft.tuners.lora.layer import Linear as LoraLinear
+from torch import nn
+
+
+def use_lean_lora_forward(model: nn.Module) -> list[LoraLinear]:
+    """Give every peft ``lora.Linear`` in ``model`` the lean forward (an instance attribute, so state dicts, saving
+    and merging are unchanged); returns the layers changed."""
+    layers = [module for module in model.modules() if type(module) is LoraLinear]
+    for layer in layers:
+        layer.forward = types.MethodType(lean_lora_forward, layer)
+    return layers
+
+
+def lean_lora_forward(self: LoraLinear, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    """``base_layer(x) + scaling * lora_B(lora_A(lora_dropout(x)))`` for the single active adapter."""
+    adapters = self.active_adapters
+    if args or kwargs or self.disable_adapters or self.merged or len(adapters) != 1:
+        return LoraLinear.forward(self, x, *args, **kwargs)
+    name = adapters[0]
+    if name not in self.lora_A or name in self.lora_variant:
+        return LoraLinear.forward(self, x, *args, **kwargs)
+    down = self.lora_A[name]
+    if x.dtype != down.weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        return LoraLinear.forward(self, x, *args, **kwargs)
+    update = self.lora_B[name](down(self.lora_dropout[name](x)))
+    return torch.add(self.base_layer(x), update, alpha=self.scaling[name])

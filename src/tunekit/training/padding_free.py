@@ -1,0 +1,163 @@
+"""Padding-free training through BERT encoders: every projection, feed-forward layer, LayerNorm and dropout of
+the encoder runs on the batch's real tokens only, packed into one ``(tokens, hidden)`` matrix; only the
+attention scores are computed on the padded ``(batch, heads, length, head_dim)`` layout, through the model's own
+attention function and mask.
+
+Length-grouped batches of SST-2 padded to a multiple of 8 are still 23% padding (13.4 real tokens per example,
+17.3 padded); every linear layer's cost is proportional to its rows, so on a CPU, where the matmuls are most of
+a step, skipping those rows is most of that 23%. The packed layer calls the layer's own submodules (the query,
+key and value projections, ``attention.output``, ``intermediate`` and ``output``), so whatever a method wrapped
+them with (LoRA, IA3, bottleneck adapters) runs as before; outputs at real tokens are those of the padded
+forward, and padding positions come out as zeros instead of the values computed there, which no loss reads.
+
+The packed row count is rounded up to a multiple of `PACKED_ROWS_MULTIPLE` with a few padding positions, which
+are computed like real tokens (masked as keys, their outputs unread): the matmul library builds and caches a
+kernel per distinct shape, and an exact count per batch means hundreds of shapes (420 MB more peak memory in the
+speed benchmark). When attention dropout is tunekit's `FastDropout` (``train.fast_dropout``, on by default on
+CPUs), the layers attend explicitly and drop attention probabilities through it: SDPA with dropout would draw
+its mask with ATen's Bernoulli sampler, the cost `FastDropout` exists to avoid. Query, key and value projections
+that are plain ``nn.Linear`` layers (full fine-tuning, BitFit, bottleneck adapters) run as one matmul over their
+concatenated weights: one call, one weight cast and one unpack instead of three.
+
+The packed forward is used for training batches through the standard BERT encoder; anything else (evaluation,
+no padding in the batch, prefix tuning's cached keys, cross-attention, feed-forward chunking, an attention
+mask that is not a plain padding mask) goes through the encoder's own forward. Layers wrapped by
+`checkpoint_layers` (``train.gradient_checkpointing``) run packed and are recomputed in backward as before.
+
+Measured with ``bench/speed_ab.py padding-free``: docs/benchmarks.md, "Speed".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import types
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.bert.modeling_bert import BertEncoder, BertLayer, eager_attention_forward
+
+from tunekit.training.activation_checkpointing import is_checkpointed, run_checkpointed
+from tunekit.training.fast_dropout import FastDropout
+
+# encoder arguments that, when set, need the encoder's own forward (cached keys, cross-attention, captured outputs)
+PACKED_ROWS_MULTIPLE = 16  # packed row counts rounded up to this: few distinct matmul shapes (see the docstring)
+FUSE_QKV = True  # plain query/key/value projections (no adapter, no hooks) as one matmul; bench/speed_ab.py turns
+# it off to measure it
+NEEDS_OWN_FORWARD = ("past_key_values", "encoder_attention_mask", "use_cache", "output_attentions",
+                     "output_hidden_states")
+
+
+@contextlib.contextmanager
+def padding_free_encoders(model: nn.Module) -> Iterator[list[BertEncoder]]:
+    """Inside the block, every BERT encoder in ``model`` trains padding-free (an instance attribute: parameters,
+    state dicts and saved weights are unchanged); yields the encoders changed."""
+    encoders = [module for module in model.modules() if type(module) is BertEncoder]
+    for encoder in encoders:
+        encoder.forward = types.MethodType(padding_free_forward, encoder)
+    try:
+        yield encoders
+    finally:
+        for encoder in encoders:
+            del encoder.forward
+
+
+def padding_free_forward(self: BertEncoder, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                         encoder_hidden_states: torch.Tensor | None = None, *args,
+                         **kwargs) -> BaseModelOutputWithPastAndCrossAttentions:
+    """``BertEncoder.forward`` with the packed layers when the batch allows it (see the module docstring)."""
+    real = _real_tokens(self, hidden_states, attention_mask, encoder_hidden_states, args, kwargs)
+    if real is None:
+        return BertEncoder.forward(self, hidden_states, attention_mask, encoder_hidden_states, *args, **kwargs)
+    batch, length, width = hidden_states.shape
+    index = real.reshape(-1).nonzero().squeeze(1)
+    rounding = -len(index) % PACKED_ROWS_MULTIPLE
+    if rounding:  # a few padding positions ride along (masked as keys, their outputs unread)
+        index = torch.cat([index, (~real).reshape(-1).nonzero().squeeze(1)[:rounding]])
+
+    def unpack(packed: torch.Tensor) -> torch.Tensor:
+        """``(tokens, features)`` → ``(batch, length, features)``, zeros at padding."""
+        padded = packed.new_zeros(batch * length, packed.shape[-1]).index_copy(0, index, packed)
+        return padded.view(batch, length, -1)
+
+    attention_kwargs = {k: v for k, v in kwargs.items() if k == "position_ids"}
+    packed = hidden_states.reshape(batch * length, width).index_select(0, index)
+    for layer in self.layer:
+        run = functools.partial(run_checkpointed, layer) if is_checkpointed(layer) else _call
+        packed = run(_packed_layer, layer, packed, unpack, index, attention_mask, attention_kwargs)
+    return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=unpack(packed))
+
+
+def _real_tokens(encoder: BertEncoder, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
+                 encoder_hidden_states: torch.Tensor | None, args: tuple, kwargs: dict) -> torch.Tensor | None:
+    """The ``(batch, length)`` bool mask of real tokens when the packed forward applies, else None."""
+    if not encoder.training or encoder_hidden_states is not None or args:
+        return None
+    if set(kwargs) - {"position_ids", *NEEDS_OWN_FORWARD}:
+        return None
+    if any(kwargs.get(k) is not None and kwargs.get(k) is not False for k in NEEDS_OWN_FORWARD):
+        return None
+    if any(("forward" in vars(layer) and not is_checkpointed(layer)) or type(layer) is not BertLayer
+           or layer.chunk_size_feed_forward or layer.is_decoder for layer in encoder.layer):
+        return None  # replaced or chunked layers keep their own forward
+    batch, length = hidden_states.shape[:2]
+    if attention_mask is None or attention_mask.dtype != torch.bool or attention_mask.shape != (batch, 1, length,
+                                                                                                   length):
+        return None
+    real = attention_mask[:, 0, 0, :]
+    if real.all() or not torch.equal(attention_mask, real[:, None, None, :].expand_as(attention_mask)):
+        return None  # nothing to skip, or not a padding mask
+    return real
+
+
+def _call(function: Callable, *args):
+    return function(*args)
+
+
+def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torch.Tensor], torch.Tensor],
+                  index: torch.Tensor, attention_mask: torch.Tensor, attention_kwargs: dict) -> torch.Tensor:
+    """One ``BertLayer`` on ``(tokens, hidden)`` rows; attention scores on the padded layout."""
+    attention = layer.attention.self
+    batch, length = attention_mask.shape[0], attention_mask.shape[-1]
+
+    shape = (batch, length, attention.num_attention_heads, attention.attention_head_size)
+    projections = (attention.query, attention.key, attention.value)
+    if FUSE_QKV and all(type(p) is nn.Linear and p.bias is not None and not (p._forward_hooks or p._forward_pre_hooks)
+                        for p in projections):
+        # one (tokens, 3·hidden) matmul instead of three: a third of the calls, casts and unpacks
+        weight = torch.cat([p.weight for p in projections])
+        bias = torch.cat([p.bias for p in projections])
+        fused = unpack(nn.functional.linear(packed, weight, bias)).view(batch, length, 3, *shape[2:])
+        query, key, value = (fused[:, :, i].transpose(1, 2) for i in range(3))
+    else:
+        query, key, value = (unpack(p(packed)).view(shape).transpose(1, 2) for p in projections)
+    attend = attention_function(attention)
+    context, _ = attend(attention, query, key, value, attention_mask,
+                        dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
+                        **attention_kwargs)
+    context = context.reshape(batch * length, -1).index_select(0, index)
+    hidden = layer.attention.output(context, packed)
+    return layer.output(layer.intermediate(hidden), hidden)
+
+
+def attention_function(attention: nn.Module) -> Callable:
+    """The model's own attention function, or, when attention dropout is a `FastDropout` in training, explicit
+    attention that drops probabilities through it (SDPA would draw its mask with ATen's slow Bernoulli sampler)."""
+    dropout = attention.dropout
+    if attention.training and isinstance(dropout, FastDropout) and dropout.p > 0:
+        return fast_dropout_attention
+    return ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
+
+
+def fast_dropout_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                           attention_mask: torch.Tensor, dropout: float, scaling: float,
+                           **kwargs) -> tuple[torch.Tensor, None]:
+    """``softmax(q·kᵀ·scaling, masked) → module.dropout → ·v`` on ``(batch, heads, length, head_dim)`` inputs with a
+    bool ``attention_mask`` (True: attend); returns ``(batch, length, heads, head_dim)`` like the HF functions."""
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+    probabilities = module.dropout(torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype))
+    return torch.matmul(probabilities, value).transpose(1, 2).contiguous(), None

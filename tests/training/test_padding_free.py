@@ -1,0 +1,169 @@
+"""Padding-free training: the same logits at real tokens and the same gradients as the padded forward, for every
+method and task, with the projections really running on packed rows."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from method_cases import LABELS, SEQ_LEN, TASKS, method_config, random_batch, random_targets
+from tunekit.methods import METHODS
+from tunekit.run.model_io import build_model
+from tunekit.training import padding_free
+from tunekit.training.activation_checkpointing import checkpoint_layers
+from tunekit.training.fast_dropout import FastDropout
+from tunekit.training.padding_free import attention_function, fast_dropout_attention, padding_free_encoders
+
+
+def _model(tiny_model_dir, method: str = "full", task: str = "classification"):
+    config = method_config(tiny_model_dir, method, task)
+    torch.manual_seed(0)
+    model, _ = build_model(config, LABELS[task])
+    for parameter in model.parameters():  # zero-initialised adapter halves would hide a wrong branch
+        if parameter.requires_grad:
+            parameter.data.add_(0.05 * torch.randn_like(parameter))
+    return model.train()
+
+
+def _step(model, task: str) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Logits (zero at padding for token tasks) and the trainable parameters' gradients of one padded batch."""
+    model.zero_grad()
+    batch = random_batch(3)
+    logits = model(**batch).logits
+    targets = random_targets(task, 3)
+    if task == "token_classification":
+        real = batch["attention_mask"].bool()
+        logits = logits[:, -SEQ_LEN:] * real[..., None]
+        targets = targets.masked_fill(~real, -100)
+    torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)).backward()
+    return logits.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize(("method", "task"), [(m, t) for m in METHODS for t in TASKS])
+def test_same_logits_and_gradients_as_the_padded_forward(tiny_model_dir, method, task):
+    model = _model(tiny_model_dir, method, task)
+    padded = _step(model, task)
+    with padding_free_encoders(model):
+        packed = _step(model, task)
+    torch.testing.assert_close(packed[0], padded[0], rtol=1e-4, atol=1e-5)
+    assert len(packed[1]) == len(padded[1]) > 0
+    for a, b in zip(packed[1], padded[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _rows_seen_by_the_first_feed_forward(model) -> list[int]:
+    rows = []
+    dense = next(m for name, m in model.named_modules() if name.endswith("layer.0.intermediate.dense"))
+    handle = dense.register_forward_hook(lambda module, args, output: rows.append(args[0].reshape(-1, 32).shape[0]))
+    with torch.no_grad():
+        model(**random_batch(3))
+    handle.remove()
+    return rows
+
+
+@pytest.fixture
+def exact_rows(monkeypatch):
+    """No rounding of the packed row count: the rows a layer sees are exactly the real tokens."""
+    monkeypatch.setattr(padding_free, "PACKED_ROWS_MULTIPLE", 1)
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "houlsby"])
+def test_layers_run_on_real_tokens_only_and_only_in_training(tiny_model_dir, method, exact_rows):
+    model = _model(tiny_model_dir, method)
+    real_tokens = int(random_batch(3)["attention_mask"].sum())
+    assert real_tokens < 4 * SEQ_LEN
+    with padding_free_encoders(model) as encoders:
+        assert len(encoders) == 1
+        assert _rows_seen_by_the_first_feed_forward(model) == [real_tokens]
+        model.eval()
+        assert _rows_seen_by_the_first_feed_forward(model) == [4 * SEQ_LEN]
+    model.train()
+    assert _rows_seen_by_the_first_feed_forward(model) == [4 * SEQ_LEN]  # the encoder's own forward is back
+    assert "forward" not in vars(encoders[0])
+
+
+def test_plain_query_key_value_projections_run_as_one_matmul(tiny_model_dir, exact_rows):
+    model = _model(tiny_model_dir)
+    attention = model.bert.encoder.layer[0].attention.self
+    calls = []
+    for projection in (attention.query, attention.key, attention.value):
+        projection.forward = lambda x, linear=projection: calls.append(linear) or torch.nn.Linear.forward(linear, x)
+    with padding_free_encoders(model):
+        model(**random_batch(3))
+    assert calls == []  # their weights went into one fused matmul; the equality test above covers its result
+    model(**random_batch(3))
+    assert len(calls) == 3
+    hooked = []
+    attention.query.register_forward_hook(lambda module, args, output: hooked.append(args[0].shape[0]))
+    with padding_free_encoders(model):
+        model(**random_batch(3))
+    assert hooked == [int(random_batch(3)["attention_mask"].sum())]  # a hooked projection runs on its own, packed
+
+
+def test_row_count_is_rounded_up_with_padding_positions_and_results_are_unchanged(tiny_model_dir, monkeypatch):
+    model = _model(tiny_model_dir, "full", "token_classification")
+    padded = _step(model, "token_classification")
+    monkeypatch.setattr(padding_free, "PACKED_ROWS_MULTIPLE", 5)  # 42 real tokens of 48 positions: 45 rows
+    assert int(random_batch(3)["attention_mask"].sum()) == 42
+    with padding_free_encoders(model):
+        assert _rows_seen_by_the_first_feed_forward(model) == [45]
+        packed = _step(model, "token_classification")
+    torch.testing.assert_close(packed[0], padded[0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(packed[1], padded[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpointed_layers_run_packed_and_are_recomputed_in_backward(tiny_model_dir, exact_rows):
+    model = _model(tiny_model_dir)
+    padded = _step(model, "classification")
+    checkpoint_layers(model)
+    real_tokens = int(random_batch(3)["attention_mask"].sum())
+    with padding_free_encoders(model):
+        rows = []
+        dense = model.bert.encoder.layer[0].intermediate.dense
+        handle = dense.register_forward_hook(lambda module, args, output: rows.append(args[0].shape[0]))
+        packed = _step(model, "classification")
+        handle.remove()
+    assert rows == [real_tokens, real_tokens]  # the forward, and its recomputation in backward
+    for a, b in zip(packed[1], padded[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _attention_inputs(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(2, 3, 5, 4, generator=generator) for _ in range(3))
+    real = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    return q, k, v, real[:, None, None, :].expand(2, 1, 5, 5)
+
+
+def test_fast_dropout_attention_without_dropout_is_sdpa():
+    q, k, v, mask = _attention_inputs()
+    module = torch.nn.Module()
+    module.dropout = FastDropout(0.0)
+    ours, _ = fast_dropout_attention(module, q, k, v, mask, dropout=0.0, scaling=0.5)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=0.5).transpose(1, 2)
+    torch.testing.assert_close(ours, expected)
+
+
+def test_fast_dropout_attention_drops_probabilities_and_never_reads_padding():
+    q, k, v, mask = _attention_inputs()
+    module = torch.nn.Module()
+    module.dropout = FastDropout(0.5)
+    torch.manual_seed(3)
+    dropped, _ = fast_dropout_attention(module, q, k, v, mask, dropout=0.5, scaling=0.5)
+    garbage_k, garbage_v = k.clone(), v.clone()
+    garbage_k[1, :, 3:], garbage_v[1, :, 3:] = 1e4, -1e4  # padded keys and values of the second example
+    torch.manual_seed(3)
+    again, _ = fast_dropout_attention(module, q, garbage_k, garbage_v, mask, dropout=0.5, scaling=0.5)
+    torch.testing.assert_close(again, dropped)
+    undropped, _ = fast_dropout_attention(module.eval(), q, k, v, mask, dropout=0.0, scaling=0.5)
+    assert not torch.allclose(dropped, undropped)
+
+
+def test_training_layers_with_fast_attention_dropout_use_it(tiny_model_dir):
+    model = _model(tiny_model_dir)
+    attention = model.bert.encoder.layer[0].attention.self
+    assert attention_function(attention) is not fast_dropout_attention  # nn.Dropout(p=0) in the tiny model
+    attention.dropout = FastDropout(0.1)
+    assert attention_function(attention) is fast_dropout_attention
+    assert attention_function(attention.eval()) is not fast_dropout_attention
