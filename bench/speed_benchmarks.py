@@ -229,6 +229,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
     parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     if not args.table_only:
         mode = "quick" if args.quick else "full"

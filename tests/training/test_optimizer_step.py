@@ -122,3 +122,14 @@ def test_tied_frozen_and_small_tables_keep_dense_gradients():
     assert sparse_gradient_embeddings(model, {id(p) for p in model.parameters()}) == []
     frozen = _Encoder()
     assert sparse_gradient_embeddings(frozen, {id(frozen.dense.weight)}) == []
+
+
+def test_a_step_without_any_gradient_is_a_no_op_for_any_optimizer():
+    for optimizer_for in (lambda m: build_optimizer(m, 1e-2, 0.1),
+                          lambda m: torch.optim.AdamW(m.parameters(), lr=1e-2, foreach=True)):
+        model = _Encoder()
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        with OptimizerStep(model, optimizer_for(model), 1.0) as clip_and_step:
+            clip_and_step()
+        for name, value in model.state_dict().items():
+            torch.testing.assert_close(value, before[name], msg=name)

@@ -82,12 +82,18 @@ def test_layers_run_on_real_tokens_only_and_only_in_training(tiny_model_dir, met
     assert "forward" not in vars(encoders[0])
 
 
-def test_plain_query_key_value_projections_run_as_one_matmul(tiny_model_dir, exact_rows):
+def test_plain_query_key_value_projections_run_as_one_matmul(tiny_model_dir, exact_rows, monkeypatch):
     model = _model(tiny_model_dir)
     attention = model.bert.encoder.layer[0].attention.self
+    projections = {id(attention.query), id(attention.key), id(attention.value)}
     calls = []
-    for projection in (attention.query, attention.key, attention.value):
-        projection.forward = lambda x, linear=projection: calls.append(linear) or torch.nn.Linear.forward(linear, x)
+    linear_forward = torch.nn.Linear.forward
+
+    def counted(module, x):
+        calls.extend([module] if id(module) in projections else [])
+        return linear_forward(module, x)
+
+    monkeypatch.setattr(torch.nn.Linear, "forward", counted)
     with padding_free_encoders(model):
         model(**random_batch(3))
     assert calls == []  # their weights went into one fused matmul; the equality test above covers its result
@@ -98,6 +104,13 @@ def test_plain_query_key_value_projections_run_as_one_matmul(tiny_model_dir, exa
     with padding_free_encoders(model):
         model(**random_batch(3))
     assert hooked == [int(random_batch(3)["attention_mask"].sum())]  # a hooked projection runs on its own, packed
+
+
+def test_hidden_states_asked_for_in_the_config_keep_the_encoders_own_forward(tiny_model_dir):
+    model = _model(tiny_model_dir)
+    model.config.output_hidden_states = True
+    with padding_free_encoders(model):
+        assert len(model(**random_batch(3)).hidden_states) == 3  # embeddings and both layers
 
 
 def test_row_count_is_rounded_up_with_padding_positions_and_results_are_unchanged(tiny_model_dir, monkeypatch):

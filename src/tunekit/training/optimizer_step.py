@@ -76,7 +76,9 @@ class OptimizerStep:
             if id(embedding.weight) in rows:
                 embedding.weight.grad = self._densify(embedding.weight, rows[id(embedding.weight)])
         if divisor is not None and not self.fold_clipping:
-            torch._foreach_div_([p.grad for p in self.parameters if p.grad is not None], divisor)
+            gradients = [p.grad for p in self.parameters if p.grad is not None]
+            if gradients:
+                torch._foreach_div_(gradients, divisor)
             divisor = None
         self.optimizer.grad_scale = divisor  # read by fused optimisers only (None: no division)
         try:

@@ -96,6 +96,8 @@ def _real_tokens(encoder: BertEncoder, hidden_states: torch.Tensor, attention_ma
     """The ``(batch, length)`` bool mask of real tokens when the packed forward applies, else None."""
     if not encoder.training or encoder_hidden_states is not None or args:
         return None
+    if encoder.config.output_hidden_states or encoder.config.output_attentions:
+        return None  # transformers collects them through hooks on the layers and attention modules
     if set(kwargs) - {"position_ids", *NEEDS_OWN_FORWARD}:
         return None
     if any(kwargs.get(k) is not None and kwargs.get(k) is not False for k in NEEDS_OWN_FORWARD):
@@ -125,8 +127,7 @@ def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torc
 
     shape = (batch, length, attention.num_attention_heads, attention.attention_head_size)
     projections = (attention.query, attention.key, attention.value)
-    if FUSE_QKV and all(type(p) is nn.Linear and p.bias is not None and not (p._forward_hooks or p._forward_pre_hooks)
-                        for p in projections):
+    if FUSE_QKV and all(_plain_linear(p) for p in projections):
         # one (tokens, 3·hidden) matmul instead of three: a third of the calls, casts and unpacks
         weight = torch.cat([p.weight for p in projections])
         bias = torch.cat([p.bias for p in projections])
@@ -141,6 +142,14 @@ def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torc
     context = context.reshape(batch * length, -1).index_select(0, index)
     hidden = layer.attention.output(context, packed)
     return layer.output(layer.intermediate(hidden), hidden)
+
+
+def _plain_linear(module: nn.Module) -> bool:
+    """An ``nn.Linear`` with a bias and nothing attached that fusing would skip (hooks, a replaced forward)."""
+    attached = (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks, module._backward_pre_hooks,
+                "forward" in vars(module), nn.modules.module._global_forward_hooks,
+                nn.modules.module._global_forward_pre_hooks)
+    return type(module) is nn.Linear and module.bias is not None and not any(attached)
 
 
 def attention_function(attention: nn.Module) -> Callable:

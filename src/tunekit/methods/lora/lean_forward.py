@@ -6,7 +6,9 @@ cast back to bf16 inside ``lora_A``, then a separate scaling multiply and add, e
 with LoRA on its 36 projections runs about a hundred such extra element-wise passes per step, and on a CPU at
 batch 16 each costs about as much as a small matmul. The lean forward computes the same expression,
 ``base(x) + scaling * B(A(dropout(x)))``, on ``x`` as it arrives, with the scaling folded into the add
-(``torch.add(..., alpha=scaling)``). Any other case (adapters disabled or merged, several active adapters, a
+(``torch.add(..., alpha=scaling)``). Under autocast the adapter's dropout then runs on the bf16 input, so its
+keep scale is rounded to bf16 (1/0.9 becomes 1.109375), as ATen's dropout and `FastDropout` do for any bf16
+tensor. Any other case (adapters disabled or merged, several active adapters, a
 variant such as DoRA, per-example ``adapter_names``, or an input dtype the adapter weights do not match outside
 autocast) goes to peft's own forward.
 
