@@ -116,14 +116,17 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
     selected = [name for name in TRAINING if only is None or name in only]
     repeated = [name for name in selected if not name.startswith("trainer-seeds")]
     runs: dict[str, list[dict]] = {name: [] for name in selected}
+
+    def train_once(name: str) -> None:
+        runs[name].append(run_worker("speed_train.py", *training_params(name, mode)))
+        print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "evaluations"}), flush=True)
+
     for round_ in range(repeats):  # the fast systems alternate, in turned-around order every other round
         for name in repeated if round_ % 2 == 0 else repeated[::-1]:
-            runs[name].append(run_worker("speed_train.py", *training_params(name, mode)))
-            print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "evaluations"}), flush=True)
+            train_once(name)
     for name in selected:
         if name not in repeated:  # the seeds' fp32 recipe: minutes a run and 10x slower, once is enough
-            runs[name].append(run_worker("speed_train.py", *training_params(name, mode)))
-            print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "evaluations"}), flush=True)
+            train_once(name)
         run["training"][name] = median_run(runs[name])
     for name, overrides in MEMORY.items():
         if (only is None and mode_name == "full") or (only and name in only):  # --quick leaves memory out

@@ -30,7 +30,6 @@ Measured with ``bench/speed_ab.py padding-free``: docs/benchmarks.md, "Speed".
 from __future__ import annotations
 
 import contextlib
-import functools
 import types
 from collections.abc import Callable, Iterator
 
@@ -43,10 +42,10 @@ from transformers.models.bert.modeling_bert import BertEncoder, BertLayer, eager
 from tunekit.training.activation_checkpointing import is_checkpointed, run_checkpointed
 from tunekit.training.fast_dropout import FastDropout
 
-# encoder arguments that, when set, need the encoder's own forward (cached keys, cross-attention, captured outputs)
 PACKED_ROWS_MULTIPLE = 16  # packed row counts rounded up to this: few distinct matmul shapes (see the docstring)
 FUSE_QKV = True  # plain query/key/value projections (no adapter, no hooks) as one matmul; bench/speed_ab.py turns
 # it off to measure it
+# encoder arguments that, when set, need the encoder's own forward (cached keys, cross-attention, captured outputs)
 NEEDS_OWN_FORWARD = ("past_key_values", "encoder_attention_mask", "use_cache", "output_attentions",
                      "output_hidden_states")
 
@@ -86,8 +85,9 @@ def padding_free_forward(self: BertEncoder, hidden_states: torch.Tensor, attenti
     attention_kwargs = {k: v for k, v in kwargs.items() if k == "position_ids"}
     packed = hidden_states.reshape(batch * length, width).index_select(0, index)
     for layer in self.layer:
-        run = functools.partial(run_checkpointed, layer) if is_checkpointed(layer) else _call
-        packed = run(_packed_layer, layer, packed, unpack, index, attention_mask, attention_kwargs)
+        arguments = (layer, packed, unpack, index, attention_mask, attention_kwargs)
+        packed = (run_checkpointed(layer, _packed_layer, *arguments) if is_checkpointed(layer)
+                  else _packed_layer(*arguments))
     return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=unpack(packed))
 
 
@@ -113,10 +113,6 @@ def _real_tokens(encoder: BertEncoder, hidden_states: torch.Tensor, attention_ma
     if real.all() or not torch.equal(attention_mask, real[:, None, None, :].expand_as(attention_mask)):
         return None  # nothing to skip, or not a padding mask
     return real
-
-
-def _call(function: Callable, *args):
-    return function(*args)
 
 
 def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torch.Tensor], torch.Tensor],
