@@ -13,7 +13,14 @@ samples/s is summed per side. CHANGE:
 - ``lean-lora`` (LoRA): tunekit's `use_lean_lora_forward` against peft's own LoRA forward;
 - ``padding-free`` / ``padding-free-lora``: `padding_free_encoders` against the padded encoder forward;
 - ``fast-attention-dropout`` / ``-lora``: padding-free layers attending with `FastDropout` on the probabilities
-  against the model's own SDPA (ATen's dropout).
+  against the model's own SDPA (ATen's dropout);
+- ``fused-qkv``: padding-free layers projecting query, key and value in one matmul against three;
+- ``touched-rows-adamw`` (full fine-tuning): the word embedding stepped by `TouchedRowsAdamW` against its dense
+  gradient buffer stepped by torch's fused AdamW;
+- ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
+  that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
+  processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
+  ms/step and page faults/step of each side.
 
 Each change is measured against the step with the changes above it in place, both sides through
 `OptimizerStep` except in the first.
@@ -24,6 +31,9 @@ Prints one line per change with both speeds and their ratio; results quoted in d
 from __future__ import annotations
 
 import contextlib
+import resource
+import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -38,14 +48,17 @@ from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model, load_tokenizer
 from tunekit.training import padding_free
 from tunekit.training.fast_dropout import use_fast_dropout
+from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
 from tunekit.training.optimizer_step import OptimizerStep
 from tunekit.training.padding_free import padding_free_encoders
 
 CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free": "full", "padding-free-lora": "lora",
-           "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full"}
+           "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full",
+           "touched-rows-adamw": "full", "heap": "full", "heap-default": "full", "heap-retain": "full"}
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
+HEAP_STEPS = 120
 
 
 def _both(*contexts: contextlib.AbstractContextManager) -> contextlib.ExitStack:
@@ -81,6 +94,17 @@ def sdpa_attention_dropout() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def dense_embedding_adamw(clip_and_step: OptimizerStep) -> Iterator[None]:
+    """`OptimizerStep` (entered inside the block) steps the word embedding through its dense gradient buffer."""
+    row_optimizers, clip_and_step._row_optimizers = clip_and_step._row_optimizers, {}
+    try:
+        with clip_and_step:
+            yield
+    finally:
+        clip_and_step._row_optimizers = row_optimizers
+
+
+@contextlib.contextmanager
 def lean_lora_forward(model: torch.nn.Module) -> Iterator[None]:
     """tunekit's lean LoRA forward inside the block, peft's outside it."""
     layers = use_lean_lora_forward(model)
@@ -91,11 +115,30 @@ def lean_lora_forward(model: torch.nn.Module) -> Iterator[None]:
             del layer.forward
 
 
+def heap_pairs(rounds: int) -> None:
+    """Alternate child processes with glibc's default heap thresholds and with `retain_freed_memory`."""
+    runs: dict[str, list[tuple[float, float]]] = {"default": [], "retain": []}
+    for round_ in range(rounds):
+        for side in ("default", "retain") if round_ % 2 == 0 else ("retain", "default"):
+            output = subprocess.run([sys.executable, __file__, f"heap-{side}"], capture_output=True, text=True,
+                                    check=True).stdout.split()
+            runs[side].append((float(output[-2]), float(output[-1])))
+            milliseconds, faults = runs[side][-1]
+            print(f"round {round_ + 1} {side}: {milliseconds:.1f} ms/step, {faults:.0f} page faults/step", flush=True)
+    medians = {side: [statistics.median(values) for values in zip(*runs[side], strict=True)] for side in runs}
+    print(f"heap (full, {rounds} pairs of processes, {HEAP_STEPS} steps each): default {medians['default'][0]:.1f} "
+          f"ms/step ({medians['default'][1]:.0f} faults), retain {medians['retain'][0]:.1f} ms/step "
+          f"({medians['retain'][1]:.0f} faults), x{medians['default'][0] / medians['retain'][0]:.3f}", flush=True)
+
+
 def main() -> None:
     change = sys.argv[1] if len(sys.argv) > 1 else ""
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     if change not in CHANGES:
-        raise SystemExit(f"usage: speed_ab.py {'|'.join(CHANGES)} [ROUNDS]")
+        raise SystemExit(f"usage: speed_ab.py {'|'.join(c for c in CHANGES if not c.startswith('heap-'))} [ROUNDS]")
+    if change == "heap":
+        heap_pairs(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+        return
     method = CHANGES[change]
     params = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "method": method,
               "learning_rate": LEARNING_RATES[method], "n_train": 4000, "epochs": 1, "eval_every": 50}
@@ -138,6 +181,9 @@ def main() -> None:
         if method == "lora":
             use_lean_lora_forward(model)
         sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
+    elif change == "touched-rows-adamw":
+        sides["before"] = lambda: _both(dense_embedding_adamw(clip_and_step), padding_free_encoders(model))
+        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
     elif change == "fused-qkv":
         sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), separate_projections())
         sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
@@ -146,6 +192,19 @@ def main() -> None:
             use_lean_lora_forward(model)
         sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
         sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+
+    if change.startswith("heap-"):  # one child of `heap_pairs`: prints ms/step and page faults/step
+        if change == "heap-retain":
+            retain_freed_memory()
+        with clip_and_step, padding_free_encoders(model):
+            for indices in batches[:10]:
+                tunekit_step(indices)
+            faults, started = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+            for indices in batches[10:10 + HEAP_STEPS]:
+                tunekit_step(indices)
+            milliseconds = 1000 * (time.perf_counter() - started) / HEAP_STEPS
+            print(milliseconds, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / HEAP_STEPS)
+        return
 
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection

@@ -16,6 +16,7 @@ from tunekit.data.batching import collate, length_grouped_batches
 from tunekit.data.tokenize import EncodedTexts
 from tunekit.training.checkpoint import TrainerState, save_checkpoint, save_trainable
 from tunekit.training.early_stopping import EarlyStopping
+from tunekit.training.heap import retain_freed_memory
 from tunekit.training.logger import TrainingLogger
 from tunekit.training.objectives import Objective
 from tunekit.training.optimizer_step import OptimizerStep
@@ -77,6 +78,7 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *,
     running_loss = torch.zeros((), device=device)
     window_start, window_examples = time.perf_counter(), 0
     model.train()
+    retain_freed_memory()
     with (TrainingProgress(settings.total_steps, settings.progress_bar) as progress,
           OptimizerStep(model, optimizer, settings.max_grad_norm) as clip_and_step, padding_free_encoders(model)):
         progress.update(state.step)
@@ -98,6 +100,7 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *,
                 scheduler.step()
                 state.step += 1
                 if after_optimizer_step is not None:
+                    clip_and_step.settle()
                     after_optimizer_step(state.step)
                 optimizer.zero_grad(set_to_none=True)
                 state.batches_done_in_epoch += 1
@@ -115,12 +118,15 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *,
                     progress.update(state.step)
                 last_step = state.step >= settings.total_steps
                 if state.batches_done_in_epoch in evaluation_points or last_step:
+                    clip_and_step.settle()
                     _evaluate_and_checkpoint(model, evaluate, early_stopping, state, logger, checkpoints,
                                              optimizer, scheduler)
                     model.train()
                 elif settings.checkpoint_every_steps and state.step % settings.checkpoint_every_steps == 0:
+                    clip_and_step.settle()
                     save_checkpoint(checkpoints, model, optimizer, scheduler, state)
                 if on_step_end is not None:
+                    clip_and_step.settle()
                     on_step_end(state)
                 if state.finished or last_step:
                     break

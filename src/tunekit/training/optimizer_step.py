@@ -7,7 +7,8 @@ unchanged:
   with at least `SPARSE_MIN_ROWS` rows therefore produce sparse gradients (``nn.Embedding(sparse=True)``) while
   the loop runs; their norm is taken over the touched rows, and before the optimiser runs they are written into
   a dense buffer kept between steps, where only the rows written the step before are zeroed. The optimiser
-  (any optimiser) then sees the same dense gradient as before.
+  (any optimiser) then sees the same dense gradient as before. Under fused AdamW the table skips the dense
+  buffer: `TouchedRowsAdamW` steps only the rows that have ever had a gradient (the rest only decay).
 - **Clipping folded into fused AdamW.** Clipping multiplies every gradient by ``min(1, max_norm / norm)``, a
   read and a write of each gradient; torch's fused AdamW kernel divides each gradient by an optional
   ``grad_scale`` as it reads it (the hook ``GradScaler`` uses), so the clip becomes that division. The kernel
@@ -22,6 +23,8 @@ from types import TracebackType
 
 import torch
 from torch import nn
+
+from tunekit.training.touched_rows_adamw import TouchedRowsAdamW
 
 SPARSE_MIN_ROWS = 4096  # vocabulary-sized: position and token-type tables are (nearly) all touched every step
 CLIP_EPSILON = 1e-6  # as torch.nn.utils.clip_grad_norm_: max_norm / (norm + eps)
@@ -45,7 +48,8 @@ class OptimizerStep:
     ``clip_grad_norm_`` followed by ``optimizer.step()`` would.
 
     Use as a context manager around the training loop: on entry the vocabulary embeddings of ``model`` switch to
-    sparse gradients (see the module docstring), on exit they switch back.
+    sparse gradients (see the module docstring), on exit they switch back. Call `settle` before reading the
+    weights inside the loop (evaluation, checkpoints); the exit settles too.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, max_grad_norm: float | None) -> None:
@@ -56,25 +60,46 @@ class OptimizerStep:
         self.fold_clipping = all(group.get("fused") for group in optimizer.param_groups)
         self._dense_gradients: dict[int, torch.Tensor] = {}  # per embedding weight: the buffer its .grad becomes
         self._rows_written: dict[int, torch.Tensor] = {}  # ... and the rows the last step wrote into it
+        self._row_optimizers = {id(e.weight): TouchedRowsAdamW(e.weight, optimizer) for e in self.embeddings
+                                if self.fold_clipping and TouchedRowsAdamW.supports(optimizer, e.weight)}
+        self._hooks: list[torch.utils.hooks.RemovableHandle] = []
 
     def __enter__(self) -> OptimizerStep:
         for embedding in self.embeddings:
             embedding.sparse = True
+            if id(embedding.weight) in self._row_optimizers:
+                hook = self._row_optimizers[id(embedding.weight)].before_lookup
+                self._hooks.append(embedding.register_forward_pre_hook(hook))
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         for embedding in self.embeddings:
             embedding.sparse = False
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
+        self.settle()
+
+    def settle(self) -> None:
+        """Bring the weights stepped over their touched rows up to date (see `TouchedRowsAdamW`)."""
+        for row_optimizer in self._row_optimizers.values():
+            row_optimizer.settle()
 
     def __call__(self) -> None:
-        """Clip and step; the caller zeroes the gradients afterwards, as before."""
+        """Clip and step; the caller zeroes the gradients afterwards, as before. A table stepped over its
+        touched rows has no ``.grad`` after the step."""
         rows = {id(e.weight): e.weight.grad.coalesce() for e in self.embeddings
                 if e.weight.grad is not None and e.weight.grad.is_sparse}
         divisor = self._clip_divisor(rows) if self.max_grad_norm is not None else None
+        stepped_by_rows = []
         for embedding in self.embeddings:
-            if id(embedding.weight) in rows:
-                embedding.weight.grad = self._densify(embedding.weight, rows[id(embedding.weight)])
+            key = id(embedding.weight)
+            if key in rows and key in self._row_optimizers:
+                embedding.weight.grad = None  # the optimiser skips it; its rows are stepped below
+                stepped_by_rows.append(key)
+            elif key in rows:
+                embedding.weight.grad = self._densify(embedding.weight, rows[key])
         if divisor is not None and not self.fold_clipping:
             gradients = [p.grad for p in self.parameters if p.grad is not None]
             if gradients:
@@ -85,6 +110,8 @@ class OptimizerStep:
             self.optimizer.step()
         finally:
             del self.optimizer.grad_scale
+        for key in stepped_by_rows:
+            self._row_optimizers[key].step(rows[key], divisor)
 
     def _clip_divisor(self, rows: dict[int, torch.Tensor]) -> torch.Tensor:
         """``1 / min(1, max_norm / (norm + eps))`` for the L2 norm of all gradients, sparse ones by their rows."""
