@@ -98,3 +98,25 @@ def test_supports_only_the_plain_fused_adamw_kernel(options, supported):
                                      model[0].weight) is supported
     assert not TouchedRowsAdamW.supports(torch.optim.Adam(model.parameters(), lr=1e-3, fused=True),
                                          model[0].weight)
+
+
+def test_a_table_mostly_touched_goes_back_to_the_dense_step():
+    def wide_ids(step: int) -> torch.Tensor:  # ~3,000 distinct rows of 4,106 in one step
+        return torch.randint(0, SPARSE_MIN_ROWS + 10, (64, 80), generator=torch.Generator().manual_seed(step))
+
+    models = [nn.Sequential(nn.Embedding(SPARSE_MIN_ROWS + 10, 8), nn.Flatten(), nn.Linear(8 * 80, 2))
+              for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [build_optimizer(m, 1e-2, 0.1) for m in models]
+    with OptimizerStep(models[0], optimizers[0], 0.5) as clip_and_step:
+        for step in range(3):
+            models[0](wide_ids(step)).pow(2).sum().backward()
+            clip_and_step()
+            optimizers[0].zero_grad(set_to_none=True)
+        assert not clip_and_step._row_optimizers and not models[0][0]._forward_pre_hooks
+    for step in range(3):
+        models[1](wide_ids(step)).pow(2).sum().backward()
+        torch.nn.utils.clip_grad_norm_(models[1].parameters(), 0.5)
+        optimizers[1].step()
+        optimizers[1].zero_grad(set_to_none=True)
+    torch.testing.assert_close(models[0][0].weight.detach(), models[1][0].weight.detach(), rtol=1e-5, atol=1e-6)

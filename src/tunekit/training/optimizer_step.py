@@ -62,21 +62,21 @@ class OptimizerStep:
         self._rows_written: dict[int, torch.Tensor] = {}  # ... and the rows the last step wrote into it
         self._row_optimizers = {id(e.weight): TouchedRowsAdamW(e.weight, optimizer) for e in self.embeddings
                                 if self.fold_clipping and TouchedRowsAdamW.supports(optimizer, e.weight)}
-        self._hooks: list[torch.utils.hooks.RemovableHandle] = []
+        self._hooks: dict[int, torch.utils.hooks.RemovableHandle] = {}  # per row-stepped weight: its lookup hook
 
     def __enter__(self) -> OptimizerStep:
         for embedding in self.embeddings:
             embedding.sparse = True
             if id(embedding.weight) in self._row_optimizers:
                 hook = self._row_optimizers[id(embedding.weight)].before_lookup
-                self._hooks.append(embedding.register_forward_pre_hook(hook))
+                self._hooks[id(embedding.weight)] = embedding.register_forward_pre_hook(hook)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         for embedding in self.embeddings:
             embedding.sparse = False
-        for hook in self._hooks:
+        for hook in self._hooks.values():
             hook.remove()
         self._hooks.clear()
         self.settle()
@@ -92,6 +92,8 @@ class OptimizerStep:
         rows = {id(e.weight): e.weight.grad.coalesce() for e in self.embeddings
                 if e.weight.grad is not None and e.weight.grad.is_sparse}
         divisor = self._clip_divisor(rows) if self.max_grad_norm is not None else None
+        for key in [k for k, row_optimizer in self._row_optimizers.items() if not row_optimizer.worthwhile()]:
+            self._step_densely_from_now(key)
         stepped_by_rows = []
         for embedding in self.embeddings:
             key = id(embedding.weight)
@@ -112,6 +114,13 @@ class OptimizerStep:
             del self.optimizer.grad_scale
         for key in stepped_by_rows:
             self._row_optimizers[key].step(rows[key], divisor)
+
+    def _step_densely_from_now(self, key: int) -> None:
+        """Hand a table whose touched rows outgrew the compact step back to the optimiser (dense buffer)."""
+        self._row_optimizers.pop(key).settle()
+        hook = self._hooks.pop(key, None)
+        if hook is not None:
+            hook.remove()
 
     def _clip_divisor(self, rows: dict[int, torch.Tensor]) -> torch.Tensor:
         """``1 / min(1, max_norm / (norm + eps))`` for the L2 norm of all gradients, sparse ones by their rows."""

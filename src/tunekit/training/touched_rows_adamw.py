@@ -26,6 +26,9 @@ import torch
 from torch import nn
 
 INITIAL_CAPACITY = 1024  # compact rows allocated at first; the blocks double when the touched rows outgrow them
+# A compact step moves ~48 bytes per touched parameter (gather, AdamW, scatter) against 32 for a dense row, so
+# past two thirds of the table touched the dense step is cheaper; the caller switches back to it at half.
+WORTHWHILE_FRACTION = 0.5
 
 
 class TouchedRowsAdamW:
@@ -55,6 +58,10 @@ class TouchedRowsAdamW:
         groups = [g for g in optimizer.param_groups if any(p is weight for p in g["params"])]
         return len(groups) == 1 and bool(groups[0].get("fused")) and not any(
             groups[0].get(flag) for flag in ("amsgrad", "maximize", "capturable", "differentiable"))
+
+    def worthwhile(self) -> bool:
+        """Whether few enough rows are touched for the compact step to beat the dense one."""
+        return self._count <= WORTHWHILE_FRACTION * self.weight.shape[0]
 
     def before_lookup(self, module: nn.Module, args: tuple) -> None:
         """Forward pre-hook: the untouched rows among the ids about to be looked up get their owed decay and join
