@@ -6,7 +6,7 @@ own ``mmap`` and returns free memory at the top of the heap to the kernel past a
 step maps fresh pages again and the kernel zero-fills each one on first touch (a minor page fault). Raising
 both thresholds keeps freed blocks in the heap for the next step. Measured on the speed benchmark's MiniLM
 step: 1,500–1,800 → ~700 page faults a step (the rest is oneDNN compiling kernels for new matmul shapes) and
-about 5% more samples/s (docs/benchmarks.md, "Speed").
+5–9% shorter steps (``bench/speed_ab.py heap``) (docs/benchmarks.md, "Speed").
 
 Peak memory does not grow: the heap still holds only what the step uses at its peak; it is just not
 returned between steps.

@@ -8,7 +8,8 @@ unchanged:
   the loop runs; their norm is taken over the touched rows, and before the optimiser runs they are written into
   a dense buffer kept between steps, where only the rows written the step before are zeroed. The optimiser
   (any optimiser) then sees the same dense gradient as before. Under fused AdamW the table skips the dense
-  buffer: `TouchedRowsAdamW` steps only the rows that have ever had a gradient (the rest only decay).
+  buffer: `TouchedRowsAdamW` steps only the rows that have ever had a gradient (the rest only decay),
+  until half the table is touched, when the dense buffer is cheaper again.
 - **Clipping folded into fused AdamW.** Clipping multiplies every gradient by ``min(1, max_norm / norm)``, a
   read and a write of each gradient; torch's fused AdamW kernel divides each gradient by an optional
   ``grad_scale`` as it reads it (the hook ``GradScaler`` uses), so the clip becomes that division. The kernel
