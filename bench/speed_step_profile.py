@@ -1,33 +1,50 @@
-"""Where a training step's time goes: collate, forward, backward, clipping, optimiser, zero_grad.
+"""Where a training step's time goes: per phase, and how much of it is fixed per step rather than per token.
 
-MiniLM-L6 on the speed benchmark's SST-2 examples, batch 16, bf16 autocast, tunekit's batches and collate,
-120 timed steps after 10 warm-up steps. A diagnostic next to bench/speed_benchmarks.py, not a comparison.
+MiniLM-L6 on the speed benchmark's SST-2 examples, bf16 autocast, tunekit's batches and collate, STEPS timed
+steps after 10 warm-up steps. A diagnostic next to bench/speed_benchmarks.py, not a comparison.
 
-    python bench/speed_step_profile.py fused full 2 fast 120  # MODE METHOD THREADS [DROPOUT] [STEPS]
+    python bench/speed_step_profile.py fused full 2 fast 120        # MODE METHOD THREADS [DROPOUT] [STEPS] [BATCH]
+    python bench/speed_step_profile.py tunekit full 2 fast 230 64
 
-MODE is foreach, fused or fused-compile (the AdamW implementation, and torch.compile of the model). DROPOUT is
-``torch`` (nn.Dropout, the default) or ``fast`` (tunekit's FastDropout, as `train.fast_dropout` does).
-STEPS (default 120) is the number of timed steps.
+MODE is foreach, fused or fused-compile (the AdamW implementation with ``clip_grad_norm_`` + ``optimizer.step``,
+and torch.compile of the model), or tunekit: the step `train_loop` runs (`OptimizerStep`'s clip and fused AdamW
+with touched-rows embeddings, padding-free encoders, the heap kept between steps). DROPOUT is ``torch``
+(nn.Dropout, the default) or ``fast`` (tunekit's FastDropout, as `train.fast_dropout` does). STEPS (default 120)
+is the number of timed steps; BATCH (default 16) the batch size.
+
+Besides the mean time of each phase, it fits each of forward, backward and the optimiser phases as
+``fixed + per_token × real tokens`` over the timed steps (least squares; batches differ in length), and prints
+model FLOPs utilisation against a bf16 GEMM peak measured at the end (bench/speed_flops.py).
 """
 
+import contextlib
 import sys
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from speed_flops import gemm_peak_gflops, training_flops
 from speed_train import load_sst2, run_config
 from tunekit.data.batching import collate
 from tunekit.data.tokenize import encode_texts
 from tunekit.run.model_io import build_model, load_tokenizer
 from tunekit.training.fast_dropout import use_fast_dropout
+from tunekit.training.heap import retain_freed_memory
 from tunekit.training.loop import epoch_batches
+from tunekit.training.optimizer import build_optimizer
+from tunekit.training.optimizer_step import OptimizerStep
+from tunekit.training.padding_free import padding_free_encoders
+
+PHASES = ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")  # tunekit: clip is inside optimizer
 
 
 def main() -> None:
     mode, method = sys.argv[1], sys.argv[2]
     torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else torch.get_num_threads())
-    p = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "method": method, "learning_rate": 1e-4,
+    batch_size = int(sys.argv[6]) if len(sys.argv) > 6 else 16
+    p = {"model": "minilm-l6", "batch_size": batch_size, "seed": 0, "method": method, "learning_rate": 1e-4,
          "n_train": 4000, "epochs": 1, "eval_every": 50, "target_accuracy": 0.85}
     splits = load_sst2(4000, 64, 0)
     model, model_dir = build_model(run_config(p), splits.label_map)
@@ -38,11 +55,21 @@ def main() -> None:
     encoded = encode_texts(tokenizer, splits.train.texts, max_seq_len=128)
     targets = torch.from_numpy(splits.label_map.encode(splits.train.labels))
     trainable = [q for q in model.parameters() if q.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=1e-4, **({"foreach": True} if mode == "foreach" else {"fused": True}))
+    if mode == "tunekit":
+        retain_freed_memory()
+        optimizer = build_optimizer(model, 1e-4, 0.01)
+        clip_and_step = OptimizerStep(model, optimizer, 1.0)
+        context = contextlib.ExitStack()
+        context.enter_context(clip_and_step)
+        context.enter_context(padding_free_encoders(model))
+    else:
+        optimizer = torch.optim.AdamW(trainable, lr=1e-4,
+                                      **({"foreach": True} if mode == "foreach" else {"fused": True}))
+        context = contextlib.nullcontext()
     forward = torch.compile(model, dynamic=True) if mode == "fused-compile" else model
-    groups = epoch_batches(encoded.lengths, 16, 1, 0, 0)
+    groups = epoch_batches(encoded.lengths, batch_size, 1, 0, 0)
     model.train()
-    phases = dict.fromkeys(("collate", "forward", "backward", "clip", "optimizer", "zero_grad"), 0.0)
+    steps: list[tuple[float, float, list[float]]] = []  # per timed step: real tokens, squared lengths, phase seconds
 
     def step(indices, record: bool) -> None:
         marks = [time.perf_counter()]
@@ -54,28 +81,44 @@ def main() -> None:
         marks.append(time.perf_counter())
         loss.backward()
         marks.append(time.perf_counter())
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        marks.append(time.perf_counter())
-        optimizer.step()
+        if mode == "tunekit":
+            marks.append(time.perf_counter())
+            clip_and_step()
+        else:
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            marks.append(time.perf_counter())
+            optimizer.step()
         marks.append(time.perf_counter())
         optimizer.zero_grad(set_to_none=True)
         marks.append(time.perf_counter())
         if record:
-            for name, start, end in zip(phases, marks, marks[1:], strict=False):
-                phases[name] += end - start
+            lengths = batch["attention_mask"].sum(dim=1).double()
+            steps.append((float(lengths.sum()), float((lengths**2).sum()), list(np.diff(marks))))
 
-    started = time.perf_counter()
-    for group in groups[:10]:
-        step(group[0], False)
-    warmup = time.perf_counter() - started
-    n = int(sys.argv[5]) if len(sys.argv) > 5 else 120
-    started = time.perf_counter()
-    for group in groups[10:10 + n]:
-        step(group[0], True)
-    total = time.perf_counter() - started
-    print(f"{mode} {method} threads {torch.get_num_threads()} dropout {dropout}: warm-up 10 steps {warmup:.1f} s; "
-          f"steady {16 * n / total:.1f} samples/s ({n} steps);",
-          {k: f"{1000 * v / n:.1f} ms" for k, v in phases.items()}, flush=True)
+    with context:
+        started = time.perf_counter()
+        for group in groups[:10]:
+            step(group[0], False)
+        warmup = time.perf_counter() - started
+        n = min(int(sys.argv[5]) if len(sys.argv) > 5 else 120, len(groups) - 10)
+        started = time.perf_counter()
+        for group in groups[10:10 + n]:
+            step(group[0], True)
+        total = time.perf_counter() - started
+    tokens = np.array([s[0] for s in steps])
+    seconds = np.array([s[2] for s in steps])
+    print(f"{mode} {method} threads {torch.get_num_threads()} dropout {dropout} batch {batch_size}: warm-up 10 steps "
+          f"{warmup:.1f} s; steady {batch_size * n / total:.1f} samples/s ({n} steps, {tokens.mean():.0f} real "
+          f"tokens a step);", {k: f"{1000 * v:.1f} ms" for k, v in zip(PHASES, seconds.mean(axis=0), strict=True)},
+          flush=True)
+    design = np.stack([np.ones_like(tokens), tokens], axis=1)
+    for name, columns in (("forward", [1]), ("backward", [2]), ("optimiser", [3, 4, 5]), ("step", range(6))):
+        (fixed, per_token), *_ = np.linalg.lstsq(design, seconds[:, list(columns)].sum(axis=1), rcond=None)
+        print(f"  {name}: {1000 * fixed:.1f} ms fixed + {1e6 * per_token:.1f} µs per real token", flush=True)
+    flops = training_flops(model, tokens.sum(), sum(s[1] for s in steps))
+    peak = gemm_peak_gflops(torch.bfloat16)
+    print(f"  model FLOPs {flops / total / 1e9:.0f} GFLOP/s = MFU {flops / total / 1e9 / peak:.1%} of the bf16 GEMM "
+          f"peak measured now ({peak:.0f} GFLOP/s)", flush=True)
 
 
 if __name__ == "__main__":
