@@ -8,9 +8,11 @@ steps after 10 warm-up steps. A diagnostic next to bench/speed_benchmarks.py, no
 
 MODE is foreach, fused or fused-compile (the AdamW implementation with ``clip_grad_norm_`` + ``optimizer.step``,
 and torch.compile of the model), or tunekit: the step `train_loop` runs (`OptimizerStep`'s clip and fused AdamW
-with touched-rows embeddings, padding-free encoders, the heap kept between steps). DROPOUT is ``torch``
-(nn.Dropout, the default) or ``fast`` (tunekit's FastDropout, as `train.fast_dropout` does). STEPS (default 120)
-is the number of timed steps; BATCH (default 16) the batch size.
+with touched-rows embeddings, padding-free encoders, the heap kept between steps). tunekit-linears is the tunekit
+step with every forward ``nn.functional.linear`` timed where it runs (inputs cast to bf16 outside the clock, as
+autocast would), printed next to the same GEMM shapes timed alone: how fast the matmuls run inside a step.
+DROPOUT is ``torch`` (nn.Dropout, the default) or ``fast`` (tunekit's FastDropout, as `train.fast_dropout`
+does). STEPS (default 120) is the number of timed steps; BATCH (default 16) the batch size.
 
 Besides the mean time of each phase, it fits each of forward, backward and the optimiser phases as
 ``fixed + per_token × real tokens`` over the timed steps (least squares; batches differ in length), and prints
@@ -40,6 +42,49 @@ from tunekit.training.padding_free import padding_free_encoders
 PHASES = ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")  # tunekit: clip is inside optimizer
 
 
+class timed_linears:  # noqa: N801 (used like a function: it starts timing when made)
+    """Replace ``nn.functional.linear`` by a timed call until `report`: seconds and FLOPs of the matmuls alone, and
+    the (rows, in, out) shapes they ran at."""
+
+    def __init__(self) -> None:
+        self.linear, self.seconds, self.flops = F.linear, 0.0, 0.0
+        self.shapes: dict[tuple[int, int, int], int] = {}
+        F.linear = self
+
+    def __call__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        x, weight = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+        bias = None if bias is None else bias.to(torch.bfloat16)
+        with torch.autocast("cpu", enabled=False):
+            started = time.perf_counter()
+            out = self.linear(x, weight, bias)
+            self.seconds += time.perf_counter() - started
+        shape = (x.numel() // x.shape[-1], weight.shape[1], weight.shape[0])
+        self.shapes[shape] = self.shapes.get(shape, 0) + 1
+        self.flops += 2 * shape[0] * shape[1] * shape[2]
+        return out
+
+    def report(self, steps: int) -> None:
+        F.linear = self.linear
+        alone = sum(count * gemm_seconds(shape) for shape, count in self.shapes.items())
+        print(f"  forward linears in place: {1000 * self.seconds / steps:.1f} ms a step, "
+              f"{self.flops / self.seconds / 1e9:.0f} GFLOP/s; the same GEMMs alone: {1000 * alone / steps:.1f} ms, "
+              f"{self.flops / alone / 1e9:.0f} GFLOP/s", flush=True)
+
+
+def gemm_seconds(shape: tuple[int, int, int], reps: int = 20) -> float:
+    """Mean seconds of one bf16 ``linear`` at ``(rows, in, out)`` called ``reps`` times in a row (after 3 warm-up
+    calls), so its operands stay in cache."""
+    rows, width, out = shape
+    x, weight, bias = (torch.randn(rows, width).bfloat16(), torch.randn(out, width).bfloat16(),
+                       torch.randn(out).bfloat16())
+    for _ in range(3):
+        F.linear(x, weight, bias)
+    started = time.perf_counter()
+    for _ in range(reps):
+        F.linear(x, weight, bias)
+    return (time.perf_counter() - started) / reps
+
+
 def main() -> None:
     mode, method = sys.argv[1], sys.argv[2]
     torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else torch.get_num_threads())
@@ -55,7 +100,7 @@ def main() -> None:
     encoded = encode_texts(tokenizer, splits.train.texts, max_seq_len=128)
     targets = torch.from_numpy(splits.label_map.encode(splits.train.labels))
     trainable = [q for q in model.parameters() if q.requires_grad]
-    if mode == "tunekit":
+    if mode.startswith("tunekit"):
         retain_freed_memory()
         optimizer = build_optimizer(model, 1e-4, 0.01)
         clip_and_step = OptimizerStep(model, optimizer, 1.0)
@@ -81,7 +126,7 @@ def main() -> None:
         marks.append(time.perf_counter())
         loss.backward()
         marks.append(time.perf_counter())
-        if mode == "tunekit":
+        if mode.startswith("tunekit"):
             marks.append(time.perf_counter())
             clip_and_step()
         else:
@@ -100,6 +145,7 @@ def main() -> None:
         for group in groups[:10]:
             step(group[0], False)
         warmup = time.perf_counter() - started
+        linears = timed_linears() if mode == "tunekit-linears" else None
         n = min(int(sys.argv[5]) if len(sys.argv) > 5 else 120, len(groups) - 10)
         started = time.perf_counter()
         for group in groups[10:10 + n]:
@@ -115,6 +161,8 @@ def main() -> None:
     for name, columns in (("forward", [1]), ("backward", [2]), ("optimiser", [3, 4, 5]), ("step", range(6))):
         (fixed, per_token), *_ = np.linalg.lstsq(design, seconds[:, list(columns)].sum(axis=1), rcond=None)
         print(f"  {name}: {1000 * fixed:.1f} ms fixed + {1e6 * per_token:.1f} µs per real token", flush=True)
+    if linears is not None:
+        linears.report(n)
     flops = training_flops(model, tokens.sum(), sum(s[1] for s in steps))
     peak = gemm_peak_gflops(torch.bfloat16)
     print(f"  model FLOPs {flops / total / 1e9:.0f} GFLOP/s = MFU {flops / total / 1e9 / peak:.1%} of the bf16 GEMM "

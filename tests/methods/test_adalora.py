@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from method_cases import LABELS, logits_of, method_config, train_steps
 from transformers import AutoTokenizer
 
+from method_cases import LABELS, logits_of, method_config, train_steps
 from tunekit.methods import METHODS
 from tunekit.methods.adalora import schedule
 from tunekit.run.model_io import build_model, load_model, save_model

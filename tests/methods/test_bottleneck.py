@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from method_cases import LABELS, TASKS, logits_of, method_config
 
+from method_cases import LABELS, TASKS, logits_of, method_config
 from tunekit.config import RunConfig
 from tunekit.errors import ConfigError
 from tunekit.methods.bottleneck.layer import Bottleneck, WithAdapter

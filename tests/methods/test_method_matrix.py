@@ -10,9 +10,9 @@ import copy
 
 import pytest
 import torch
-from method_cases import LABELS, TASKS, logits_of, method_config, train_steps
 from transformers import AutoTokenizer
 
+from method_cases import LABELS, TASKS, logits_of, method_config, train_steps
 from tunekit.errors import TunekitError
 from tunekit.methods import METHODS, trainable_parameters
 from tunekit.run.model_io import build_model, load_model, save_model

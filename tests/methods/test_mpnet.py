@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from method_cases import LABELS, TASKS, logits_of, method_config, train_steps
 
+from method_cases import LABELS, TASKS, logits_of, method_config, train_steps
 from tunekit.methods import METHODS
 from tunekit.run.model_io import build_model
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from method_cases import LABELS, TASKS, logits_of, method_config
 
+from method_cases import LABELS, TASKS, logits_of, method_config
 from tunekit.errors import ConfigError
 from tunekit.run.model_io import build_model
 

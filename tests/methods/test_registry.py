@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from method_cases import LABELS, method_config
 
+from method_cases import LABELS, method_config
 from tunekit.config import load_config
 from tunekit.methods import METHODS, trainable_parameters
 from tunekit.run.model_io import build_model
