@@ -33,9 +33,8 @@ def train_measured(config: str, overrides: list[str], run_dir: Path) -> tuple[in
 
 
 def machine() -> str:
-    """Architecture, core count and CPU model: hosts of one machine kind differ (AMD EPYC family 25, Zen 4,
-    measured a 2-core bf16 GEMM peak of 365 GFLOP/s; earlier hosts measured 737-869), so throughputs compare
-    within one host only."""
+    """Architecture, core count and CPU model: hosts of one machine kind differ (their GEMM peaks by 2x,
+    docs/benchmarks.md), so throughputs compare within one host only."""
     return f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
 
 

@@ -7,8 +7,8 @@ peak memory is its own. Model FLOPs utilisation is measured against a GEMM peak 
 from it.
 
     python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
-    python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory): 10.5 min measured
-    python bench/speed_benchmarks.py --part lora  # only LoRA and inference: 8 min measured
+    python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory); times in the docs
+    python bench/speed_benchmarks.py --part lora  # only LoRA and inference
     python bench/speed_benchmarks.py --part full --repeats 3  # tunekit and Trainer-best 3 times each, alternating
     python bench/speed_benchmarks.py --quick      # 800 examples (seeds' recipe: 320), no MPNet rows: < 5 min
     python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
@@ -134,24 +134,34 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
             train_once(name)
         run["training"][name] = median_run(runs[name])
     for name, overrides in MEMORY.items():
-        if (only is None and mode_name == "full") or (only and name in only):  # --quick leaves memory out
+        if name in memory_rows(only, mode_name):
             run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides})
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
     for name in INFERENCE:
-        if only is None or name in only:
+        if name in inference_rows(only):
             run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir))
             print(name, json.dumps(run["inference"][name]), flush=True)
     add_ratios(run)
     return run
 
 
+def memory_rows(only: list[str] | None, mode_name: str) -> list[str]:
+    """The MPNet memory rows to run: all of them in a full run of every system (--quick leaves them out), else those
+    named in ``only``."""
+    return [name for name in MEMORY if (only is None and mode_name == "full") or (only and name in only)]
+
+
+def inference_rows(only: list[str] | None) -> list[str]:
+    return [name for name in INFERENCE if only is None or name in only]
+
+
 def missing_prerequisite(only: list[str] | None, mode_name: str, run_dir: Path) -> str | None:
     """What the selected systems need that is not there (the finished run inference uses, the MPNet model the
     memory rows train), as a message that says how to get it; None when nothing is missing."""
-    if any(only is None or name in only for name in INFERENCE) and not (run_dir / "model").is_dir():
+    if inference_rows(only) and not (run_dir / "model").is_dir():
         return (f"inference needs a finished run at {run_dir}, and there is none: make it with "
                 "`python bench/core_benchmarks.py --only sst2-full` (or pass --run-dir), then run this again")
-    if any((only is None and mode_name == "full") or (only and name in only) for name in MEMORY):
+    if memory_rows(only, mode_name):
         try:
             resolve_model(MPNET["model"])
         except ModelUnavailableError as error:

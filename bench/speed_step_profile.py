@@ -42,9 +42,9 @@ from tunekit.training.padding_free import padding_free_encoders
 PHASES = ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")  # tunekit: clip is inside optimizer
 
 
-class timed_linears:  # noqa: N801 (used like a function: it starts timing when made)
-    """Replace ``nn.functional.linear`` by a timed call until `report`: seconds and FLOPs of the matmuls alone, and
-    the (rows, in, out) shapes they ran at."""
+class TimedLinears:
+    """From its creation until `report`, ``nn.functional.linear`` is this timed call: seconds and FLOPs of the
+    matmuls alone, and the (rows, in, out) shapes they ran at."""
 
     def __init__(self) -> None:
         self.linear, self.seconds, self.flops = F.linear, 0.0, 0.0
@@ -145,7 +145,7 @@ def main() -> None:
         for group in groups[:10]:
             step(group[0], False)
         warmup = time.perf_counter() - started
-        linears = timed_linears() if mode == "tunekit-linears" else None
+        linears = TimedLinears() if mode == "tunekit-linears" else None
         n = min(int(sys.argv[5]) if len(sys.argv) > 5 else 120, len(groups) - 10)
         started = time.perf_counter()
         for group in groups[10:10 + n]:
