@@ -17,6 +17,8 @@ samples/s is summed per side. CHANGE:
 - ``fused-qkv``: padding-free layers projecting query, key and value in one matmul against three;
 - ``touched-rows-adamw`` (full fine-tuning): the word embedding stepped by `TouchedRowsAdamW` against its dense
   gradient buffer stepped by torch's fused AdamW;
+- ``frozen-bf16-lora`` (LoRA): the frozen base weights run on bf16 copies made once (`frozen_bf16`) against
+  autocast casting them on every call;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
@@ -44,6 +46,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from speed_train import load_sst2, run_config
 from tunekit.data.batching import collate, length_grouped_batches
 from tunekit.data.tokenize import encode_texts
+from tunekit.methods.lora import lean_forward
 from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model, load_tokenizer
 from tunekit.training import padding_free
@@ -55,7 +58,8 @@ from tunekit.training.padding_free import padding_free_encoders
 
 CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free": "full", "padding-free-lora": "lora",
            "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full",
-           "touched-rows-adamw": "full", "heap": "full", "heap-default": "full", "heap-retain": "full"}
+           "touched-rows-adamw": "full", "frozen-bf16-lora": "lora",
+           "heap": "full", "heap-default": "full", "heap-retain": "full"}
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
 HEAP_STEPS = 120
@@ -83,7 +87,7 @@ def sdpa_attention_dropout() -> Iterator[None]:
     """Padding-free layers attend through the model's own function (SDPA, ATen's dropout) inside the block."""
     chosen = padding_free.attention_function
 
-    def models_own(attention: torch.nn.Module):
+    def models_own(attention: torch.nn.Module, query: torch.Tensor):
         return ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, None)
 
     padding_free.attention_function = models_own
@@ -91,6 +95,16 @@ def sdpa_attention_dropout() -> Iterator[None]:
         yield
     finally:
         padding_free.attention_function = chosen
+
+
+@contextlib.contextmanager
+def frozen_weights_cast_per_call() -> Iterator[None]:
+    """Inside the block, the lean LoRA forward leaves the frozen base weights to autocast's per-call cast."""
+    lean_forward.CACHE_FROZEN_BASE = False
+    try:
+        yield
+    finally:
+        lean_forward.CACHE_FROZEN_BASE = True
 
 
 @contextlib.contextmanager
@@ -183,6 +197,10 @@ def main() -> None:
         sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
     elif change == "touched-rows-adamw":
         sides["before"] = lambda: _both(dense_embedding_adamw(clip_and_step), padding_free_encoders(model))
+        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+    elif change == "frozen-bf16-lora":
+        use_lean_lora_forward(model)
+        sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), frozen_weights_cast_per_call())
         sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
     elif change == "fused-qkv":
         sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), separate_projections())

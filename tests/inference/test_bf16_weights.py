@@ -1,4 +1,5 @@
-"""`bf16_linear_copy`: Linear weights cast once give the same outputs as casting them on every call."""
+"""`bf16_copy`: a frozen model cast to bf16 once predicts as casting its Linear weights on every call does, up to
+bf16 rounding of the residual stream."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch import nn
 from transformers import BertForSequenceClassification
 
 from tiny_fixtures import make_sentiment_rows, tiny_run_config
-from tunekit.inference.bf16_weights import InferenceWeights, bf16_linear_copy
+from tunekit.inference.bf16_weights import InferenceWeights, bf16_copy
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
 
@@ -21,24 +21,24 @@ def model(tiny_model_dir):
     return BertForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).eval()
 
 
-def test_only_linear_weights_are_cast_and_everything_else_is_shared(model):
-    fast = bf16_linear_copy(model)
+def test_every_floating_tensor_is_cast_in_a_frozen_copy_and_the_source_is_untouched(model):
+    fast = bf16_copy(model)
     for (name, original), (_, cast) in zip(model.named_parameters(), fast.named_parameters(), strict=True):
-        assert original.dtype == torch.float32 and original.requires_grad  # the source model is untouched
-        if "embeddings" in name or "LayerNorm" in name:
-            assert cast is original
-        else:
-            assert cast.dtype == torch.bfloat16 and cast is not original and not cast.requires_grad
-    assert any(isinstance(m, nn.Linear) for m in fast.modules())
+        assert original.dtype == torch.float32 and original.requires_grad, name  # the source model is untouched
+        assert cast.dtype == torch.bfloat16 and cast is not original and not cast.requires_grad, name
+    assert not fast.training
+    assert all(b.dtype in (torch.bfloat16, torch.long) for b in fast.buffers())  # position ids stay integers
 
 
-def test_outputs_equal_casting_on_every_call_under_autocast(model):
-    batch = {"input_ids": torch.randint(5, model.config.vocab_size, (4, 9)),
-             "attention_mask": torch.ones(4, 9, dtype=torch.long)}
-    fast = bf16_linear_copy(model)
+def test_outputs_match_casting_the_linear_weights_on_every_call_up_to_bf16_rounding(model):
+    generator = torch.Generator().manual_seed(0)
+    batch = {"input_ids": torch.randint(5, model.config.vocab_size, (8, 9), generator=generator),
+             "attention_mask": torch.ones(8, 9, dtype=torch.long)}
+    batch["attention_mask"][::2, 6:] = 0
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        expected, got = model(**batch).logits, fast(**batch).logits
-    assert torch.equal(expected, got)
+        expected, got = model(**batch).logits.float(), bf16_copy(model)(**batch).logits.float()
+    assert got.dtype == torch.float32 and not torch.equal(expected, got)  # really a different precision
+    torch.testing.assert_close(got, expected, rtol=0.05, atol=0.05)
 
 
 def test_the_cast_copy_is_used_only_for_a_frozen_model_under_bf16(model):
@@ -51,7 +51,7 @@ def test_the_cast_copy_is_used_only_for_a_frozen_model_under_bf16(model):
     assert weights.module(bf16=True) is not first
 
 
-def test_a_loaded_run_predicts_exactly_as_plain_autocast(tiny_model_dir, tmp_path):
+def test_a_loaded_run_predicts_as_plain_autocast_up_to_bf16_rounding(tiny_model_dir, tmp_path):
     data = tmp_path / "train.csv"
     rows = make_sentiment_rows(120)
     pd.DataFrame(rows).to_csv(data, index=False)
@@ -59,5 +59,7 @@ def test_a_loaded_run_predicts_exactly_as_plain_autocast(tiny_model_dir, tmp_pat
     loaded = Predictor.from_run_dir(train_classifier(config, tmp_path / "run"))
     plain = Predictor(loaded.model, loaded.tokenizer, loaded.label_map, loaded.config)  # casts on every call
     texts = [r["text"] for r in rows[:40]]
-    assert loaded.bf16 and np.array_equal(loaded.predict_proba(texts), plain.predict_proba(texts))
+    fast, slow = loaded.predict_proba(texts), plain.predict_proba(texts)
+    assert loaded.bf16 and np.allclose(fast, slow, atol=0.03)
+    assert np.array_equal(fast.argmax(1), slow.argmax(1))
     assert all(p.dtype == torch.float32 for p in loaded.model.parameters())  # explanations still get fp32

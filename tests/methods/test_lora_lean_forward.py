@@ -9,6 +9,7 @@ import torch
 from peft.tuners.lora.layer import Linear as LoraLinear
 
 from method_cases import LABELS, method_config, random_batch, random_targets, train_steps
+from tunekit.methods.lora import lean_forward
 from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model
 from tunekit.training.session import TrainingSession
@@ -82,3 +83,31 @@ def test_the_training_session_installs_it(tiny_model_dir, tmp_path):
     TrainingSession.start(model, config, n_examples=32, checkpoints=tmp_path, resume=False)
     layers = [m for m in model.modules() if type(m) is LoraLinear]
     assert layers and all("forward" in layer.__dict__ for layer in layers)
+
+
+def test_frozen_base_weights_are_cast_once_and_give_autocasts_numbers(tiny_model_dir, monkeypatch):
+    model, _ = _trained_lora(tiny_model_dir, dropout=0.0)
+    layers = use_lean_lora_forward(model)
+    cached = _logits_and_gradients(model, autocast=True)
+    layer = layers[0]
+    weight = layer.base_layer.__dict__["_frozen_bf16_weight"][1]
+    assert weight.dtype == torch.bfloat16 and "_frozen_bf16_weight" not in str(model.state_dict().keys())
+    _logits_and_gradients(model, autocast=True)
+    assert layer.base_layer.__dict__["_frozen_bf16_weight"][1] is weight  # made once, not per call
+    monkeypatch.setattr(lean_forward, "CACHE_FROZEN_BASE", False)
+    per_call = _logits_and_gradients(model, autocast=True)
+    torch.testing.assert_close(cached[0], per_call[0], rtol=0, atol=0)
+    for a, b in zip(cached[1], per_call[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_a_modified_frozen_weight_gets_a_new_copy(tiny_model_dir):
+    model, _ = _trained_lora(tiny_model_dir, dropout=0.0)
+    base = use_lean_lora_forward(model)[0].base_layer
+    first = lean_forward.frozen_bf16(base, "weight")
+    assert lean_forward.frozen_bf16(base, "weight") is first
+    with torch.no_grad():
+        base.weight.mul_(2)
+    torch.testing.assert_close(lean_forward.frozen_bf16(base, "weight").float(), 2 * first.float())
+    base.load_state_dict({"weight": torch.zeros_like(base.weight), "bias": base.bias.detach()})
+    assert not lean_forward.frozen_bf16(base, "weight").any()

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers.models.bert.modeling_bert import eager_attention_forward
 
 from method_cases import LABELS, SEQ_LEN, TASKS, method_config, random_batch, random_targets
+from tunekit.inference import fused_linear
+from tunekit.inference.bf16_weights import bf16_copy
 from tunekit.methods import METHODS
 from tunekit.run.model_io import build_model
 from tunekit.training import padding_free
 from tunekit.training.activation_checkpointing import checkpoint_layers
 from tunekit.training.fast_dropout import FastDropout
-from tunekit.training.padding_free import attention_function, fast_dropout_attention, padding_free_encoders
+from tunekit.training.padding_free import (
+    attention_function,
+    fast_dropout_attention,
+    inference_attention,
+    padding_free_encoders,
+)
 
 
 def _model(tiny_model_dir, method: str = "full", task: str = "classification"):
@@ -68,7 +76,7 @@ def exact_rows(monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["full", "lora", "houlsby"])
-def test_layers_run_on_real_tokens_only_and_only_in_training(tiny_model_dir, method, exact_rows):
+def test_layers_run_on_real_tokens_only_in_training_and_evaluation(tiny_model_dir, method, exact_rows):
     model = _model(tiny_model_dir, method)
     real_tokens = int(random_batch(3)["attention_mask"].sum())
     assert real_tokens < 4 * SEQ_LEN
@@ -76,10 +84,77 @@ def test_layers_run_on_real_tokens_only_and_only_in_training(tiny_model_dir, met
         assert len(encoders) == 1
         assert _rows_seen_by_the_first_feed_forward(model) == [real_tokens]
         model.eval()
-        assert _rows_seen_by_the_first_feed_forward(model) == [4 * SEQ_LEN]
+        assert _rows_seen_by_the_first_feed_forward(model) == [real_tokens]
     model.train()
     assert _rows_seen_by_the_first_feed_forward(model) == [4 * SEQ_LEN]  # the encoder's own forward is back
     assert "forward" not in vars(encoders[0])
+
+
+def test_an_inner_block_leaves_the_outer_blocks_forward_in_place(tiny_model_dir, exact_rows):
+    model = _model(tiny_model_dir)
+    real_tokens = int(random_batch(3)["attention_mask"].sum())
+    with padding_free_encoders(model) as outer:
+        with padding_free_encoders(model) as inner:  # an evaluation inside the training loop
+            assert inner == []
+        assert _rows_seen_by_the_first_feed_forward(model) == [real_tokens]
+    assert "forward" not in vars(outer[0])
+
+
+@pytest.mark.parametrize(("method", "task"), [(m, t) for m in ("full", "lora", "houlsby") for t in TASKS])
+def test_evaluation_gives_the_padded_forwards_logits(tiny_model_dir, method, task):
+    model = _model(tiny_model_dir, method, task).eval()
+    batch = random_batch(3)
+    real = batch["attention_mask"].bool()
+    with torch.inference_mode():
+        padded = model(**batch).logits
+        with padding_free_encoders(model):
+            packed = model(**batch).logits
+    if task == "token_classification":  # padding positions differ (zeros packed), and no one reads them
+        padded, packed = padded[real], packed[real]
+    torch.testing.assert_close(packed, padded, rtol=1e-4, atol=1e-5)
+
+
+def _bf16_inference_logits(model, batch) -> torch.Tensor:
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16), padding_free_encoders(model):
+        return model(**batch).logits.float()
+
+
+@pytest.mark.skipif(not fused_linear.onednn_linear_available(), reason="needs torch's oneDNN fused linear operator")
+def test_bf16_inference_fuses_the_feed_forward_and_residual_adds_into_the_matmuls(tiny_model_dir, monkeypatch):
+    model = bf16_copy(_model(tiny_model_dir))
+    batch = random_batch(3)
+    fused_calls = []
+    for name in ("linear", "linear_activation", "linear_add"):
+        original = getattr(fused_linear, name)
+        monkeypatch.setattr(fused_linear, name, lambda *a, _f=original, _n=name: fused_calls.append(_n) or _f(*a))
+    fused = _bf16_inference_logits(model, batch)
+    assert fused_calls.count("linear_add") == 2 * 2 and fused_calls.count("linear_activation") == 2  # per layer
+    monkeypatch.setattr(padding_free, "_fused_inference", lambda layer, packed: False)
+    torch.testing.assert_close(fused, _bf16_inference_logits(model, batch), rtol=0.02, atol=0.02)
+
+
+def test_fused_inference_only_without_autograd_and_on_stock_layers(tiny_model_dir):
+    model = bf16_copy(_model(tiny_model_dir))
+    layer = model.bert.encoder.layer[0]
+    packed = torch.randn(8, layer.attention.output.dense.out_features, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        assert padding_free._fused_inference(layer, packed) == fused_linear.onednn_linear_available()
+        assert not padding_free._fused_inference(layer, packed.float())
+        layer.output.register_forward_hook(lambda *args: None)
+        assert not padding_free._fused_inference(layer, packed)  # a hook the fused call would skip
+    assert not padding_free._fused_inference(model.bert.encoder.layer[1], packed)  # autograd on: explanations
+
+
+def test_inference_attention_equals_the_eager_attention():
+    generator = torch.Generator().manual_seed(0)
+    query, key, value = (torch.randn(2, 3, 5, 4, generator=generator) for _ in range(3))
+    mask = torch.ones(2, 1, 5, 5, dtype=torch.bool)
+    mask[0, :, :, 3:] = False
+    module = torch.nn.Module().eval()
+    got, _ = inference_attention(module, query, key, value, mask, dropout=0.0, scaling=0.5)
+    additive = torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.float32).min)
+    expected, _ = eager_attention_forward(module, query, key, value, additive, scaling=0.5)
+    torch.testing.assert_close(got, expected)
 
 
 def test_plain_query_key_value_projections_run_as_one_matmul(tiny_model_dir, exact_rows, monkeypatch):
@@ -176,7 +251,17 @@ def test_fast_dropout_attention_drops_probabilities_and_never_reads_padding():
 def test_training_layers_with_fast_attention_dropout_use_it(tiny_model_dir):
     model = _model(tiny_model_dir)
     attention = model.bert.encoder.layer[0].attention.self
-    assert attention_function(attention) is not fast_dropout_attention  # nn.Dropout(p=0) in the tiny model
+    query = torch.zeros(1, 2, 3, 16)
+    assert attention_function(attention, query) is not fast_dropout_attention  # nn.Dropout(p=0) in the tiny model
     attention.dropout = FastDropout(0.1)
-    assert attention_function(attention) is fast_dropout_attention
-    assert attention_function(attention.eval()) is not fast_dropout_attention
+    assert attention_function(attention, query) is fast_dropout_attention
+    assert attention_function(attention.eval(), query) is not fast_dropout_attention
+
+
+def test_bf16_cpu_inference_attends_explicitly_and_anything_else_through_the_models_own(tiny_model_dir):
+    attention = _model(tiny_model_dir).bert.encoder.layer[0].attention.self.eval()
+    query = torch.zeros(1, 2, 3, 16, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        assert attention_function(attention, query) is inference_attention
+        assert attention_function(attention, query.float()) is not inference_attention
+    assert attention_function(attention, query) is not inference_attention  # autograd on (explanations)

@@ -8,6 +8,7 @@ from torch import nn
 
 from tunekit.data.batching import collate, sorted_batches
 from tunekit.data.tokenize import EncodedTexts
+from tunekit.training.padding_free import padding_free_encoders
 from tunekit.training.precision import autocast
 
 
@@ -20,11 +21,12 @@ def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size
                           multi_label: bool, bf16: bool, device: torch.device) -> np.ndarray:
     """Probabilities ``(n_examples, num_labels)`` for every encoded example, in input order.
 
-    Batches are formed longest-first so each is padded only to its own longest member.
+    Batches are formed longest-first so each is padded only to its own longest member, and BERT encoders run on
+    the real tokens only (`padding_free_encoders`).
     """
     model.eval()
     out: np.ndarray | None = None
-    with torch.inference_mode(), autocast(bf16, device):
+    with torch.inference_mode(), autocast(bf16, device), padding_free_encoders(model):
         for indices in sorted_batches(encoded.lengths, batch_size):
             batch = {k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
             probs = logits_to_probabilities(model(**batch).logits, multi_label).cpu().numpy()

@@ -30,8 +30,8 @@ class Predictor:
     Everything downstream of training (evaluate, explain, audit, serve) consumes this interface:
     ``predict_proba(texts) -> (n_texts, n_classes)``.
 
-    ``frozen``: the model's weights will not change (a loaded run), so under bf16 its Linear weights are cast
-    once (`bf16_linear_copy`) instead of on every call; ``model`` itself stays fp32.
+    ``frozen``: the model's weights will not change (a loaded run), so under bf16 it runs as a bf16 copy
+    (`bf16_copy`) instead of casting Linear weights on every call; ``model`` itself stays fp32.
     """
 
     def __init__(self, model: nn.Module, tokenizer, label_map: LabelMap, config: RunConfig,

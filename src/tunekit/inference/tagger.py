@@ -22,6 +22,7 @@ from tunekit.inference.bf16_weights import InferenceWeights
 from tunekit.inference.iob_decoding import IOB2Decoder
 from tunekit.run.layout import RunLayout
 from tunekit.run.model_io import load_model, load_tokenizer
+from tunekit.training.padding_free import padding_free_encoders
 from tunekit.training.precision import autocast, resolve_bf16
 
 
@@ -29,8 +30,8 @@ class TagPredictor:
     """Batched, length-sorted token classification with the run's tokenisation and tag set.
 
     Each word's tag probabilities are read from its first sub-word; the sentence's tags are decoded into valid IOB2
-    by ``config.eval.tag_decoding`` (`IOB2Decoder`). ``frozen``: as for `Predictor` (Linear weights cast to bf16
-    once for a loaded run).
+    by ``config.eval.tag_decoding`` (`IOB2Decoder`). ``frozen``: as for `Predictor` (a loaded run runs as a bf16
+    copy).
     """
 
     def __init__(self, model: nn.Module, tokenizer, tag_map: LabelMap, config: RunConfig,
@@ -81,7 +82,7 @@ class TagPredictor:
         texts = encoded.texts
         result: list[np.ndarray] = [np.empty(0)] * len(texts)
         model = self._weights.module(self.bf16).eval()
-        with torch.inference_mode(), autocast(self.bf16, self.device):
+        with torch.inference_mode(), autocast(self.bf16, self.device), padding_free_encoders(model):
             for indices in sorted_batches(texts.lengths, self.batch_size):
                 batch = {k: v.to(self.device) for k, v in collate(texts, indices, self.tokenizer.pad_token_id).items()}
                 probabilities = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()

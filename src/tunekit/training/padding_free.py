@@ -37,8 +37,16 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.models.bert.modeling_bert import BertEncoder, BertLayer, eager_attention_forward
+from transformers.models.bert.modeling_bert import (
+    BertEncoder,
+    BertIntermediate,
+    BertLayer,
+    BertOutput,
+    BertSelfOutput,
+    eager_attention_forward,
+)
 
+from tunekit.inference import fused_linear
 from tunekit.training.activation_checkpointing import is_checkpointed, run_checkpointed
 from tunekit.training.fast_dropout import FastDropout
 
@@ -52,9 +60,10 @@ NEEDS_OWN_FORWARD = ("past_key_values", "encoder_attention_mask", "use_cache", "
 
 @contextlib.contextmanager
 def padding_free_encoders(model: nn.Module) -> Iterator[list[BertEncoder]]:
-    """Inside the block, every BERT encoder in ``model`` trains padding-free (an instance attribute: parameters,
-    state dicts and saved weights are unchanged); yields the encoders changed."""
-    encoders = [module for module in model.modules() if type(module) is BertEncoder]
+    """Inside the block, every BERT encoder in ``model`` runs padding-free (an instance attribute: parameters,
+    state dicts and saved weights are unchanged); yields the encoders changed. Blocks nest: an inner block (an
+    evaluation inside the training loop's) leaves the encoders as the outer one set them."""
+    encoders = [module for module in model.modules() if type(module) is BertEncoder and "forward" not in vars(module)]
     for encoder in encoders:
         encoder.forward = types.MethodType(padding_free_forward, encoder)
     try:
@@ -94,7 +103,7 @@ def padding_free_forward(self: BertEncoder, hidden_states: torch.Tensor, attenti
 def _real_tokens(encoder: BertEncoder, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
                  encoder_hidden_states: torch.Tensor | None, args: tuple, kwargs: dict) -> torch.Tensor | None:
     """The ``(batch, length)`` bool mask of real tokens when the packed forward applies, else None."""
-    if not encoder.training or encoder_hidden_states is not None or args:
+    if encoder_hidden_states is not None or args:
         return None
     if encoder.config.output_hidden_states or encoder.config.output_attentions:
         return None  # transformers collects them through hooks on the layers and attention modules
@@ -123,37 +132,69 @@ def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torc
 
     shape = (batch, length, attention.num_attention_heads, attention.attention_head_size)
     projections = (attention.query, attention.key, attention.value)
+    fused_ops = _fused_inference(layer, packed)
     if FUSE_QKV and all(_plain_linear(p) for p in projections):
         # one (tokens, 3·hidden) matmul instead of three: a third of the calls, casts and unpacks
         weight = torch.cat([p.weight for p in projections])
         bias = torch.cat([p.bias for p in projections])
-        fused = unpack(nn.functional.linear(packed, weight, bias)).view(batch, length, 3, *shape[2:])
+        project = fused_linear.linear if fused_ops else nn.functional.linear
+        fused = unpack(project(packed, weight, bias)).view(batch, length, 3, *shape[2:])
         query, key, value = (fused[:, :, i].transpose(1, 2) for i in range(3))
     else:
         query, key, value = (unpack(p(packed)).view(shape).transpose(1, 2) for p in projections)
-    attend = attention_function(attention)
+    attend = attention_function(attention, query)
     context, _ = attend(attention, query, key, value, attention_mask,
                         dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
                         **attention_kwargs)
     context = context.reshape(batch * length, -1).index_select(0, index)
+    if fused_ops:  # the eval-mode sub-layers (dropout is the identity) with their GELU and residual adds fused
+        hidden = layer.attention.output.LayerNorm(fused_linear.linear_add(context, layer.attention.output.dense,
+                                                                          packed))
+        intermediate = fused_linear.linear_activation(hidden, layer.intermediate.dense,
+                                                      layer.intermediate.intermediate_act_fn)
+        return layer.output.LayerNorm(fused_linear.linear_add(intermediate, layer.output.dense, hidden))
     hidden = layer.attention.output(context, packed)
     return layer.output(layer.intermediate(hidden), hidden)
 
 
+def _fused_inference(layer: BertLayer, packed: torch.Tensor) -> bool:
+    """Whether ``layer`` can run on ``packed`` with `fused_linear`'s operators: in eval mode without autograd, bf16
+    on a CPU, its sub-layers the stock BERT modules with nothing attached."""
+    parts = (layer.attention.output, layer.intermediate, layer.output)
+    if layer.training or [type(part) for part in parts] != [BertSelfOutput, BertIntermediate, BertOutput]:
+        return False
+    if any(_attached(part) for part in parts) or any(type(part.LayerNorm) is not nn.LayerNorm
+                                                       for part in (parts[0], parts[2])):
+        return False
+    attention = layer.attention.self
+    return fused_linear.fusable(packed, attention.query, attention.key, attention.value,
+                                *(part.dense for part in parts))
+
+
 def _plain_linear(module: nn.Module) -> bool:
-    """An ``nn.Linear`` with a bias and nothing attached that fusing would skip (hooks, a replaced forward)."""
-    attached = (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks, module._backward_pre_hooks,
+    """An ``nn.Linear`` with a bias and nothing attached that fusing would skip."""
+    return type(module) is nn.Linear and module.bias is not None and not _attached(module)
+
+
+def _attached(module: nn.Module) -> bool:
+    """Whether anything a fused call would skip is attached to ``module`` (hooks, a replaced forward)."""
+    return any((module._forward_hooks, module._forward_pre_hooks, module._backward_hooks, module._backward_pre_hooks,
                 "forward" in vars(module), nn.modules.module._global_forward_hooks,
-                nn.modules.module._global_forward_pre_hooks)
-    return type(module) is nn.Linear and module.bias is not None and not any(attached)
+                nn.modules.module._global_forward_pre_hooks))
 
 
-def attention_function(attention: nn.Module) -> Callable:
-    """The model's own attention function, or, when attention dropout is a `FastDropout` in training, explicit
-    attention that drops probabilities through it (SDPA would draw its mask with ATen's slow Bernoulli sampler)."""
+def attention_function(attention: nn.Module, query: torch.Tensor) -> Callable:
+    """The attention function for ``attention`` on ``query`` ``(batch, heads, length, head_dim)``: in training with
+    a `FastDropout` as attention dropout, explicit attention that drops probabilities through it (SDPA would draw
+    its mask with ATen's slow Bernoulli sampler); at inference on bf16 CPU tensors `inference_attention`, faster
+    than SDPA's CPU kernel at the short lengths of sorted batches (``bench/speed_ab_inference.py
+    inference-attention``); otherwise the model's own."""
     dropout = attention.dropout
     if attention.training and isinstance(dropout, FastDropout) and dropout.p > 0:
         return fast_dropout_attention
+    if not attention.training and not torch.is_grad_enabled() and query.device.type == "cpu" and (
+            query.dtype == torch.bfloat16):
+        return inference_attention
     return ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
 
 
@@ -166,3 +207,14 @@ def fast_dropout_attention(module: nn.Module, query: torch.Tensor, key: torch.Te
     scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
     probabilities = module.dropout(torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype))
     return torch.matmul(probabilities, value).transpose(1, 2).contiguous(), None
+
+
+def inference_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                        attention_mask: torch.Tensor, dropout: float, scaling: float,
+                        **kwargs) -> tuple[torch.Tensor, None]:
+    """``softmax(q·kᵀ·scaling, masked)·v`` without dropout or autograd, the scores scaled and masked in place and
+    normalised in the inputs' dtype (the CPU softmax kernel accumulates bf16 in fp32); inputs and output as
+    `fast_dropout_attention`."""
+    scores = torch.matmul(query, key.transpose(2, 3)).mul_(scaling)
+    scores.masked_fill_(~attention_mask, torch.finfo(scores.dtype).min)
+    return torch.matmul(torch.softmax(scores, dim=-1), value).transpose(1, 2).contiguous(), None

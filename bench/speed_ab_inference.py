@@ -1,0 +1,149 @@
+"""Interleaved before/after timing of one inference change, in one process, on the speed benchmark's texts.
+
+    flock /tmp/tunekit-heavy.lock python bench/speed_ab_inference.py CHANGE [ROUNDS] [BATCH_SIZE]
+
+Like ``speed_ab.py`` for training: this CPU's speed drifts more between minutes than most single changes are
+worth, so one `Predictor` (the finished SST-2 run ``bench/runs/sst2-full``, as ``speed_infer.py`` loads it)
+classifies all 872 GLUE dev texts ROUNDS times (default 8) each way, in alternating order, tokenisation
+included. CHANGE:
+
+- ``packed-inference``: BERT encoders on the real tokens only (`padding_free_encoders`) against the encoder's
+  own padded forward;
+- ``bf16-model``: the run's model as a whole-model `bf16_copy` against a copy with only its Linear weights in bf16
+  (residual stream, layer norms and embeddings fp32 under autocast);
+- ``fused-linear``: the padding-free layers with their GELU and residual adds fused into the matmuls
+  (`tunekit.inference.fused_linear`) against the same layers unfused;
+- ``inference-attention``: the padding-free layers attending with `inference_attention` against the model's own
+  function (SDPA).
+
+Each change is measured with the changes above it in place and those below it undone on both sides.
+
+Prints the texts/s of each side, their ratio, the largest probability difference between the sides and the
+dev accuracy of each; results quoted in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from speed_train import sst2_dev
+from tunekit.inference import batch
+from tunekit.inference.predictor import Predictor
+from tunekit.training import padding_free
+
+RUN_DIR = Path(__file__).parent / "runs" / "sst2-full"
+
+
+@contextlib.contextmanager
+def padded_encoders(predictor: Predictor) -> Iterator[None]:
+    """Inside the block, inference runs the encoders' own padded forward."""
+    packed, batch.padding_free_encoders = batch.padding_free_encoders, lambda model: contextlib.nullcontext([])
+    try:
+        yield
+    finally:
+        batch.padding_free_encoders = packed
+
+
+@contextlib.contextmanager
+def unfused(predictor: Predictor) -> Iterator[None]:
+    """Inside the block, the padding-free layers run without `fused_linear`'s operators."""
+    chosen, padding_free._fused_inference = padding_free._fused_inference, lambda layer, packed: False
+    try:
+        yield
+    finally:
+        padding_free._fused_inference = chosen
+
+
+@contextlib.contextmanager
+def linear_weights_only(predictor: Predictor) -> Iterator[None]:
+    """Inside the block, the predictor runs a copy with only its Linear weights in bf16."""
+    whole = predictor._weights.module(True)
+    fast = copy.deepcopy(predictor.model)
+    for module in fast.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.to(torch.bfloat16)
+    predictor._weights._cast = fast.requires_grad_(False).eval()
+    try:
+        yield
+    finally:
+        predictor._weights._cast = whole
+
+
+@contextlib.contextmanager
+def models_own_attention(predictor: Predictor) -> Iterator[None]:
+    """Inside the block, the padding-free layers attend through the model's own attention function (SDPA)."""
+    chosen = padding_free.attention_function
+
+    def models_own(attention: torch.nn.Module, query: torch.Tensor) -> Callable:
+        return ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, None)
+
+    padding_free.attention_function = models_own
+    try:
+        yield
+    finally:
+        padding_free.attention_function = chosen
+
+
+# each change undone inside its block; a change is measured with every change above it in place, none below
+UNDO: dict[str, Callable[[Predictor], contextlib.AbstractContextManager]] = {
+    "packed-inference": padded_encoders,
+    "bf16-model": linear_weights_only,
+    "fused-linear": unfused,
+    "inference-attention": models_own_attention,
+}
+
+
+def undone(changes: list[str]) -> Callable[[Predictor], contextlib.ExitStack]:
+    """A context factory that undoes ``changes`` inside its block."""
+    def enter(predictor: Predictor) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        for change in changes:
+            stack.enter_context(UNDO[change](predictor))
+        return stack
+    return enter
+
+
+def main() -> None:
+    change = sys.argv[1] if len(sys.argv) > 1 else ""
+    if change not in UNDO:
+        raise SystemExit(f"usage: speed_ab_inference.py {'|'.join(UNDO)} [ROUNDS] [BATCH_SIZE]")
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    batch_size = int(sys.argv[3]) if len(sys.argv) > 3 else 64
+    if not (RUN_DIR / "model").is_dir():
+        raise SystemExit(f"needs the finished run {RUN_DIR}: `python bench/core_benchmarks.py --only sst2-full`")
+    dev = sst2_dev(None)
+    labels = np.array([int(x) for x in dev.labels])
+    predictor = Predictor.from_run_dir(RUN_DIR, batch_size=batch_size)
+    later = list(UNDO)[list(UNDO).index(change) + 1:]
+    sides = {"before": undone([change, *later]), "after": undone(later)}
+    seconds, probabilities = dict.fromkeys(sides, 0.0), {}
+    for side in sides:  # warm-up: the cast weights, kernel selection
+        with sides[side](predictor):
+            predictor.predict_proba(dev.texts[:batch_size])
+    for round_ in range(rounds):
+        for side in ("before", "after") if round_ % 2 == 0 else ("after", "before"):
+            with sides[side](predictor):
+                started = time.perf_counter()
+                probabilities[side] = predictor.predict_proba(dev.texts)
+                seconds[side] += time.perf_counter() - started
+    speed = {side: rounds * len(dev.texts) / seconds[side] for side in sides}
+    accuracy = {side: float(np.mean(np.array(predictor.classes)[p.argmax(1)].astype(int) == labels))
+                for side, p in probabilities.items()}
+    print(f"{change} (batch {batch_size}, {rounds} rounds of {len(dev.texts)} texts each way): before "
+          f"{speed['before']:.1f} texts/s, after {speed['after']:.1f} texts/s, "
+          f"x{speed['after'] / speed['before']:.3f}; "
+          f"largest probability difference {np.abs(probabilities['after'] - probabilities['before']).max():.4f}, "
+          f"dev accuracy before {accuracy['before']:.4f}, after {accuracy['after']:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
