@@ -63,3 +63,14 @@ def test_a_loaded_run_predicts_as_plain_autocast_up_to_bf16_rounding(tiny_model_
     assert loaded.bf16 and np.allclose(fast, slow, atol=0.03)
     assert np.array_equal(fast.argmax(1), slow.argmax(1))
     assert all(p.dtype == torch.float32 for p in loaded.model.parameters())  # explanations still get fp32
+
+
+def test_a_runs_reported_predictions_are_what_its_saved_model_predicts(tiny_model_dir, tmp_path):
+    data = tmp_path / "train.csv"
+    pd.DataFrame(make_sentiment_rows(160)).to_csv(data, index=False)
+    config = tiny_run_config(tiny_model_dir, data={"train": str(data)}, train={"epochs": 1, "bf16": "on"})
+    run_dir = train_classifier(config, tmp_path / "run")
+    reported = pd.read_csv(run_dir / "test_predictions.csv")
+    loaded = Predictor.from_run_dir(run_dir).predict_proba(reported["text"].tolist())
+    columns = [c for c in reported.columns if c.startswith("p_")]
+    np.testing.assert_allclose(loaded, reported[columns].to_numpy(), atol=1e-6)  # written with 6 decimals

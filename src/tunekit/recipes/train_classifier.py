@@ -129,8 +129,8 @@ def train_classifier(config: RunConfig, run_dir: Path, *, splits: DataSplits | N
         write_json(layout.labels, {**label_map.to_json(), "thresholds": thresholds.tolist()})
     save_model(model.eval(), tokenizer, layout.model, config.method)
     training = session.summary(config, state, len(splits.train))
-    _evaluate_and_report(Predictor(model, tokenizer, label_map, config, thresholds), splits, layout, training,
-                         console)
+    final = Predictor(model, tokenizer, label_map, config, thresholds, frozen=True)  # scores as the saved run will
+    _evaluate_and_report(final, splits, layout, training, console)
     write_model_card(layout.root)
     return run_dir
 

@@ -91,7 +91,8 @@ def train_tagger(config: RunConfig, run_dir: Path, *, splits: TaggedSplits | Non
     load_trainable(model, layout.best / "trainable.safetensors")
     save_model(model.eval(), tokenizer, layout.model, config.method)
     training = session.summary(config, state, len(splits.train))
-    _evaluate_and_report(TagPredictor(model, tokenizer, splits.tag_map, config), splits, layout, training, console)
+    final = TagPredictor(model, tokenizer, splits.tag_map, config, frozen=True)  # scores as the saved run will
+    _evaluate_and_report(final, splits, layout, training, console)
     write_model_card(layout.root)
     return run_dir
 
