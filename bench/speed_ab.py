@@ -84,7 +84,8 @@ def separate_projections() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sdpa_attention_dropout() -> Iterator[None]:
-    """Padding-free layers attend through the model's own function (SDPA, ATen's dropout) inside the block."""
+    """Padding-free layers attend through the model's own function (SDPA, ATen's dropout) inside the block, in
+    training and at inference."""
     chosen = padding_free.attention_function
 
     def models_own(attention: torch.nn.Module, query: torch.Tensor):

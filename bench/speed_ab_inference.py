@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from speed_ab import sdpa_attention_dropout
 from speed_train import sst2_dev
 from tunekit.inference import batch
 from tunekit.inference.predictor import Predictor
@@ -78,19 +78,9 @@ def linear_weights_only(predictor: Predictor) -> Iterator[None]:
         predictor._weights._cast = whole
 
 
-@contextlib.contextmanager
-def models_own_attention(predictor: Predictor) -> Iterator[None]:
+def models_own_attention(predictor: Predictor) -> contextlib.AbstractContextManager:
     """Inside the block, the padding-free layers attend through the model's own attention function (SDPA)."""
-    chosen = padding_free.attention_function
-
-    def models_own(attention: torch.nn.Module, query: torch.Tensor) -> Callable:
-        return ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, None)
-
-    padding_free.attention_function = models_own
-    try:
-        yield
-    finally:
-        padding_free.attention_function = chosen
+    return sdpa_attention_dropout()
 
 
 # each change undone inside its block; a change is measured with every change above it in place, none below

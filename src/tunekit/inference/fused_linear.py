@@ -19,24 +19,27 @@ import torch
 from torch import nn
 from transformers.activations import GELUActivation
 
+from tunekit.training.precision import cpu_has_native_bf16
+
 
 @cache
 def onednn_linear_available() -> bool:
-    """Whether this torch build has oneDNN's fused linear operator (x86 CPU builds do)."""
+    """Whether this torch build has oneDNN's fused linear operator (x86 CPU builds do) and the CPU runs bf16
+    natively (oneDNN has no bf16 kernels to fall back on without it)."""
     try:
-        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+        available = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
     except (AttributeError, RuntimeError):
         return False
+    return available and cpu_has_native_bf16()
 
 
-def fusable(x: torch.Tensor, *linears: nn.Module) -> bool:
-    """Whether ``x`` ``(tokens, features)`` and ``linears`` can run fused: no autograd, a bf16 CPU activation and
-    plain bf16 ``nn.Linear`` layers with biases, nothing attached to them."""
+def fusable(x: torch.Tensor, *linears: nn.Linear) -> bool:
+    """Whether ``x`` ``(tokens, features)`` and the ``linears`` (the caller checks that nothing is attached to them
+    that a fused call would skip) can run fused: no autograd, bf16 CPU tensors, biases present."""
     if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.bfloat16 or x.dim() != 2:
         return False
     return onednn_linear_available() and all(
-        type(m) is nn.Linear and m.weight.dtype == torch.bfloat16 and m.bias is not None
-        and not (m._forward_hooks or m._forward_pre_hooks or "forward" in vars(m)) for m in linears)
+        m.weight.dtype == torch.bfloat16 and m.weight.device.type == "cpu" and m.bias is not None for m in linears)
 
 
 def linear_activation(x: torch.Tensor, layer: nn.Linear, activation: nn.Module) -> torch.Tensor:

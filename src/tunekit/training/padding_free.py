@@ -1,7 +1,7 @@
-"""Padding-free training through BERT encoders: every projection, feed-forward layer, LayerNorm and dropout of
-the encoder runs on the batch's real tokens only, packed into one ``(tokens, hidden)`` matrix; only the
-attention scores are computed on the padded ``(batch, heads, length, head_dim)`` layout, through the model's own
-attention function and mask.
+"""Padding-free training and inference through BERT encoders: every projection, feed-forward layer, LayerNorm
+and dropout of the encoder runs on the batch's real tokens only, packed into one ``(tokens, hidden)`` matrix;
+only the attention scores are computed on the padded ``(batch, heads, length, head_dim)`` layout, through the
+model's own attention function and mask.
 
 Length-grouped batches of SST-2 padded to a multiple of 8 are still 23% padding (13.4 real tokens per example,
 17.3 padded); every linear layer's cost is proportional to its rows, so on a CPU, where the matmuls are most of
@@ -19,12 +19,14 @@ its mask with ATen's Bernoulli sampler, the cost `FastDropout` exists to avoid. 
 that are plain ``nn.Linear`` layers (full fine-tuning, BitFit, bottleneck adapters) run as one matmul over their
 concatenated weights: one call, one weight cast and one unpack instead of three.
 
-The packed forward is used for training batches through the standard BERT encoder; anything else (evaluation,
-no padding in the batch, prefix tuning's cached keys, cross-attention, feed-forward chunking, an attention
-mask that is not a plain padding mask) goes through the encoder's own forward. Layers wrapped by
-`checkpoint_layers` (``train.gradient_checkpointing``) run packed and are recomputed in backward as before.
+The packed forward is used for training and inference batches through the standard BERT encoder; anything else
+(no padding in the batch, prefix tuning's cached keys, cross-attention, feed-forward chunking, an attention mask
+that is not a plain padding mask) goes through the encoder's own forward. Layers wrapped by `checkpoint_layers`
+(``train.gradient_checkpointing``) run packed and are recomputed in backward as before. At inference (no
+autograd) on bf16 CPU tensors, which a loaded run's `bf16_copy` gives, stock layers fuse their GELU and residual
+adds into the matmuls (`tunekit.inference.fused_linear`) and attend with `inference_attention`.
 
-Measured with ``bench/speed_ab.py padding-free``: docs/benchmarks.md, "Speed".
+Measured with ``bench/speed_ab.py padding-free`` and ``bench/speed_ab_inference.py``: docs/benchmarks.md, "Speed".
 """
 
 from __future__ import annotations
@@ -167,8 +169,8 @@ def _fused_inference(layer: BertLayer, packed: torch.Tensor) -> bool:
                                                        for part in (parts[0], parts[2])):
         return False
     attention = layer.attention.self
-    return fused_linear.fusable(packed, attention.query, attention.key, attention.value,
-                                *(part.dense for part in parts))
+    linears = (attention.query, attention.key, attention.value, *(part.dense for part in parts))
+    return all(_plain_linear(linear) for linear in linears) and fused_linear.fusable(packed, *linears)
 
 
 def _plain_linear(module: nn.Module) -> bool:
