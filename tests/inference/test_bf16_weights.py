@@ -27,7 +27,14 @@ def test_every_floating_tensor_is_cast_in_a_frozen_copy_and_the_source_is_untouc
         assert original.dtype == torch.float32 and original.requires_grad, name  # the source model is untouched
         assert cast.dtype == torch.bfloat16 and cast is not original and not cast.requires_grad, name
     assert not fast.training
-    assert all(b.dtype in (torch.bfloat16, torch.long) for b in fast.buffers())  # position ids stay integers
+
+
+def test_buffers_keep_their_dtype():
+    model = torch.nn.Linear(2, 2)
+    model.register_buffer("inv_freq", torch.rand(4), persistent=False)  # as a rotary embedding holds it
+    fast = bf16_copy(model)
+    assert fast.weight.dtype == torch.bfloat16 and fast.inv_freq.dtype == torch.float32
+    assert torch.equal(fast.inv_freq, model.inv_freq)
 
 
 def test_outputs_match_casting_the_linear_weights_on_every_call_up_to_bf16_rounding(model):

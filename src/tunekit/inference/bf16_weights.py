@@ -19,11 +19,16 @@ from torch import nn
 
 
 def bf16_copy(model: nn.Module) -> nn.Module:
-    """A frozen copy of ``model`` with every floating-point parameter and buffer in bf16, in eval mode.
+    """A frozen copy of ``model`` with every parameter in bf16, in eval mode.
 
-    ``model`` itself is untouched (it stays fp32 for explanations); the copy costs half its size.
+    Buffers keep their dtype: a rotary embedding's fp32 ``inv_freq`` rounded to bf16 would shift every position's
+    angle. ``model`` itself is untouched (it stays fp32 for explanations); the copy costs half its size.
     """
-    return copy.deepcopy(model).to(torch.bfloat16).requires_grad_(False).eval()
+    fast = copy.deepcopy(model).requires_grad_(False).eval()
+    for parameter in fast.parameters():
+        if parameter.is_floating_point():
+            parameter.data = parameter.data.to(torch.bfloat16)
+    return fast
 
 
 class InferenceWeights:
