@@ -24,11 +24,9 @@ def bf16_copy(model: nn.Module) -> nn.Module:
     Buffers keep their dtype: a rotary embedding's fp32 ``inv_freq`` rounded to bf16 would shift every position's
     angle. ``model`` itself is untouched (it stays fp32 for explanations); the copy costs half its size.
     """
-    fast = copy.deepcopy(model).requires_grad_(False).eval()
-    for parameter in fast.parameters():
-        if parameter.is_floating_point():
-            parameter.data = parameter.data.to(torch.bfloat16)
-    return fast
+    cast = {id(p): nn.Parameter(p.detach().to(torch.bfloat16), requires_grad=False)  # no transient fp32 copy
+            for p in model.parameters() if p.is_floating_point()}
+    return copy.deepcopy(model, memo=cast).requires_grad_(False).eval()
 
 
 class InferenceWeights:
