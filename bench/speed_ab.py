@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from unittest import mock
 
 import torch
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -65,47 +66,33 @@ STEPS_PER_BLOCK = 8
 HEAP_STEPS = 120
 
 
-def _both(*contexts: contextlib.AbstractContextManager) -> contextlib.ExitStack:
+def both(*contexts: contextlib.AbstractContextManager) -> contextlib.ExitStack:
+    """All of ``contexts`` entered, as one context."""
     stack = contextlib.ExitStack()
     for context in contexts:
         stack.enter_context(context)
     return stack
 
 
-@contextlib.contextmanager
-def separate_projections() -> Iterator[None]:
+def separate_projections() -> contextlib.AbstractContextManager:
     """Padding-free layers call the query, key and value projections one by one inside the block."""
-    padding_free.FUSE_QKV = False
-    try:
-        yield
-    finally:
-        padding_free.FUSE_QKV = True
+    return mock.patch.object(padding_free, "FUSE_QKV", False)
 
 
 @contextlib.contextmanager
 def sdpa_attention_dropout() -> Iterator[None]:
     """Padding-free layers attend through the model's own function (SDPA, ATen's dropout) inside the block, in
     training and at inference."""
-    chosen = padding_free.attention_function
-
     def models_own(attention: torch.nn.Module, query: torch.Tensor):
         return ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, None)
 
-    padding_free.attention_function = models_own
-    try:
+    with mock.patch.object(padding_free, "attention_function", models_own):
         yield
-    finally:
-        padding_free.attention_function = chosen
 
 
-@contextlib.contextmanager
-def frozen_weights_cast_per_call() -> Iterator[None]:
+def frozen_weights_cast_per_call() -> contextlib.AbstractContextManager:
     """Inside the block, the lean LoRA forward leaves the frozen base weights to autocast's per-call cast."""
-    lean_forward.CACHE_FROZEN_BASE = False
-    try:
-        yield
-    finally:
-        lean_forward.CACHE_FROZEN_BASE = True
+    return mock.patch.object(lean_forward, "CACHE_FROZEN_BASE", False)
 
 
 @contextlib.contextmanager
@@ -191,26 +178,26 @@ def main() -> None:
     if change == "row-gradient-embeddings":
         steps["before"], sides["before"] = old_step, contextlib.nullcontext
     elif change == "lean-lora":
-        sides["after"] = lambda: _both(clip_and_step, lean_lora_forward(model))
+        sides["after"] = lambda: both(clip_and_step, lean_lora_forward(model))
     elif change.startswith("padding-free"):  # the model's own attention on both sides: dropout's change is next
         if method == "lora":
             use_lean_lora_forward(model)
-        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
+        sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
     elif change == "touched-rows-adamw":
-        sides["before"] = lambda: _both(dense_embedding_adamw(clip_and_step), padding_free_encoders(model))
-        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+        sides["before"] = lambda: both(dense_embedding_adamw(clip_and_step), padding_free_encoders(model))
+        sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
     elif change == "frozen-bf16-lora":
         use_lean_lora_forward(model)
-        sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), frozen_weights_cast_per_call())
-        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+        sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), frozen_weights_cast_per_call())
+        sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
     elif change == "fused-qkv":
-        sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), separate_projections())
-        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+        sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), separate_projections())
+        sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
     else:
         if method == "lora":
             use_lean_lora_forward(model)
-        sides["before"] = lambda: _both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
-        sides["after"] = lambda: _both(clip_and_step, padding_free_encoders(model))
+        sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), sdpa_attention_dropout())
+        sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
 
     if change.startswith("heap-"):  # one child of `heap_pairs`: prints ms/step and page faults/step
         if change == "heap-retain":

@@ -28,13 +28,14 @@ import contextlib
 import copy
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
 
-from speed_ab import sdpa_attention_dropout
+from speed_ab import both, sdpa_attention_dropout
 from speed_train import sst2_dev
 from tunekit.inference import batch
 from tunekit.inference.predictor import Predictor
@@ -43,39 +44,23 @@ from tunekit.training import padding_free
 RUN_DIR = Path(__file__).parent / "runs" / "sst2-full"
 
 
-@contextlib.contextmanager
-def padded_encoders(predictor: Predictor) -> Iterator[None]:
+def padded_encoders(predictor: Predictor) -> contextlib.AbstractContextManager:
     """Inside the block, inference runs the encoders' own padded forward."""
-    packed, batch.padding_free_encoders = batch.padding_free_encoders, lambda model: contextlib.nullcontext([])
-    try:
-        yield
-    finally:
-        batch.padding_free_encoders = packed
+    return mock.patch.object(batch, "padding_free_encoders", lambda model: contextlib.nullcontext([]))
 
 
-@contextlib.contextmanager
-def unfused(predictor: Predictor) -> Iterator[None]:
+def unfused(predictor: Predictor) -> contextlib.AbstractContextManager:
     """Inside the block, the padding-free layers run without `fused_linear`'s operators."""
-    chosen, padding_free._fused_inference = padding_free._fused_inference, lambda layer, packed: False
-    try:
-        yield
-    finally:
-        padding_free._fused_inference = chosen
+    return mock.patch.object(padding_free, "_fused_inference", lambda layer, packed: False)
 
 
-@contextlib.contextmanager
-def linear_weights_only(predictor: Predictor) -> Iterator[None]:
+def linear_weights_only(predictor: Predictor) -> contextlib.AbstractContextManager:
     """Inside the block, the predictor runs a copy with only its Linear weights in bf16."""
-    whole = predictor._weights.module(True)
     fast = copy.deepcopy(predictor.model)
     for module in fast.modules():
         if isinstance(module, torch.nn.Linear):
             module.to(torch.bfloat16)
-    predictor._weights._cast = fast.requires_grad_(False).eval()
-    try:
-        yield
-    finally:
-        predictor._weights._cast = whole
+    return mock.patch.object(predictor._weights, "_cast", fast.requires_grad_(False).eval())
 
 
 def models_own_attention(predictor: Predictor) -> contextlib.AbstractContextManager:
@@ -94,12 +79,7 @@ UNDO: dict[str, Callable[[Predictor], contextlib.AbstractContextManager]] = {
 
 def undone(changes: list[str]) -> Callable[[Predictor], contextlib.ExitStack]:
     """A context factory that undoes ``changes`` inside its block."""
-    def enter(predictor: Predictor) -> contextlib.ExitStack:
-        stack = contextlib.ExitStack()
-        for change in changes:
-            stack.enter_context(UNDO[change](predictor))
-        return stack
-    return enter
+    return lambda predictor: both(*(UNDO[change](predictor) for change in changes))
 
 
 def main() -> None:
