@@ -19,6 +19,8 @@ samples/s is summed per side. CHANGE:
   gradient buffer stepped by torch's fused AdamW;
 - ``frozen-bf16-lora`` (LoRA): the frozen base weights run on bf16 copies made once (`frozen_bf16`) against
   autocast casting them on every call;
+- ``splitmix-dropout`` / ``-full``: `FastDropout` masks from the compiled SplitMix64 kernel
+  (`tunekit.training.dropout_bits`) against numpy's PCG64, which drew them before;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
@@ -41,6 +43,7 @@ import time
 from collections.abc import Iterator
 from unittest import mock
 
+import numpy as np
 import torch
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
@@ -50,7 +53,7 @@ from tunekit.data.tokenize import encode_texts
 from tunekit.methods.lora import lean_forward
 from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model, load_tokenizer
-from tunekit.training import padding_free
+from tunekit.training import fast_dropout, padding_free
 from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
@@ -59,7 +62,8 @@ from tunekit.training.padding_free import padding_free_encoders
 
 CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free": "full", "padding-free-lora": "lora",
            "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full",
-           "touched-rows-adamw": "full", "frozen-bf16-lora": "lora",
+           "touched-rows-adamw": "full", "frozen-bf16-lora": "lora", "splitmix-dropout": "lora",
+           "splitmix-dropout-full": "full",
            "heap": "full", "heap-default": "full", "heap-retain": "full"}
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
@@ -93,6 +97,17 @@ def sdpa_attention_dropout() -> Iterator[None]:
 def frozen_weights_cast_per_call() -> contextlib.AbstractContextManager:
     """Inside the block, the lean LoRA forward leaves the frozen base weights to autocast's per-call cast."""
     return mock.patch.object(lean_forward, "CACHE_FROZEN_BASE", False)
+
+
+def pcg64_keep_mask(seed: int, threshold: int, kept: np.integer, out: np.ndarray) -> None:
+    """`tunekit.training.dropout_bits.fill_keep_mask` as `FastDropout` drew its masks before: numpy's PCG64."""
+    draws = np.random.PCG64(seed).random_raw(-(-out.size // 4)).view(np.uint16)[:out.size]
+    np.multiply(draws >= threshold, kept, dtype=out.dtype, out=out)
+
+
+def pcg64_dropout() -> contextlib.AbstractContextManager:
+    """Inside the block, `FastDropout` draws its masks from numpy's PCG64."""
+    return mock.patch.object(fast_dropout, "fill_keep_mask", pcg64_keep_mask)
 
 
 @contextlib.contextmanager
@@ -189,6 +204,11 @@ def main() -> None:
     elif change == "frozen-bf16-lora":
         use_lean_lora_forward(model)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), frozen_weights_cast_per_call())
+        sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
+    elif change.startswith("splitmix-dropout"):
+        if method == "lora":
+            use_lean_lora_forward(model)
+        sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), pcg64_dropout())
         sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
     elif change == "fused-qkv":
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), separate_projections())
