@@ -16,6 +16,7 @@ gradient checkpointing's RNG replay therefore reproduce the masks exactly.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -65,7 +66,7 @@ def dropout_noise(shape: torch.Size | tuple[int, ...], threshold: int, dtype: to
     """
     numpy_bits, scale_bits = _scale_bits(threshold, dtype)
     seed = int(torch.randint(0, 2**62, (1,)))
-    noise = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=numpy_bits)
+    noise = np.empty(math.prod(shape), dtype=numpy_bits)
     # the scale's bit pattern as a signed integer: no float arithmetic, so any float width works alike
     fill_keep_mask(seed, threshold, numpy_bits(scale_bits), noise)
     return torch.from_numpy(noise).view(dtype).view(shape)
