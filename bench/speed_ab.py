@@ -43,17 +43,17 @@ import time
 from collections.abc import Iterator
 from unittest import mock
 
-import numpy as np
 import torch
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from speed_dropout import pcg64_dropout
 from speed_train import load_sst2, run_config
 from tunekit.data.batching import collate, length_grouped_batches
 from tunekit.data.tokenize import encode_texts
 from tunekit.methods.lora import lean_forward
 from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model, load_tokenizer
-from tunekit.training import fast_dropout, padding_free
+from tunekit.training import padding_free
 from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
@@ -97,17 +97,6 @@ def sdpa_attention_dropout() -> Iterator[None]:
 def frozen_weights_cast_per_call() -> contextlib.AbstractContextManager:
     """Inside the block, the lean LoRA forward leaves the frozen base weights to autocast's per-call cast."""
     return mock.patch.object(lean_forward, "CACHE_FROZEN_BASE", False)
-
-
-def pcg64_keep_mask(seed: int, threshold: int, kept: np.integer, out: np.ndarray) -> None:
-    """`tunekit.training.dropout_bits.fill_keep_mask` as `FastDropout` drew its masks before: numpy's PCG64."""
-    draws = np.random.PCG64(seed).random_raw(-(-out.size // 4)).view(np.uint16)[:out.size]
-    np.multiply(draws >= threshold, kept, dtype=out.dtype, out=out)
-
-
-def pcg64_dropout() -> contextlib.AbstractContextManager:
-    """Inside the block, `FastDropout` draws its masks from numpy's PCG64."""
-    return mock.patch.object(fast_dropout, "fill_keep_mask", pcg64_keep_mask)
 
 
 @contextlib.contextmanager
