@@ -205,10 +205,10 @@ class TrainConfig:
     """Recompute each encoder layer's activations during backward: less memory (larger models, longer texts)
     for about one extra forward pass per step."""
     fast_dropout: bool = True
-    """On a CPU, draw dropout masks from a compiled SplitMix64 kernel instead of torch's Bernoulli sampler (dozens
-    of times faster; p quantised to 1/65536), attention-probability dropout included. Still seeded by
-    `train.seed` and reproduced on resume, but a different random stream from `false`, so metrics differ from a
-    run without it."""
+    """On a CPU, draw dropout masks from a compiled SplitMix64 kernel instead of torch's Bernoulli sampler (a
+    dropout's forward and backward 5-8x faster; p quantised to 1/65536), attention-probability dropout included.
+    Still seeded by `train.seed` and reproduced on resume, but a different random stream from `false`, so metrics
+    differ from a run without it."""
     log_every_steps: int = 20
     """Optimiser steps between log lines (JSONL and TensorBoard)."""
     tensorboard: bool = True
