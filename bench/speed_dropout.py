@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tunekit.training import fast_dropout
+from tunekit.training import dropout_bits
 from tunekit.training.fast_dropout import FastDropout
 
 SHAPES = ((256, 384), (256, 1536))
@@ -35,7 +35,7 @@ def pcg64_keep_mask(seed: int, threshold: int, kept: np.integer, out: np.ndarray
 
 def pcg64_dropout() -> contextlib.AbstractContextManager:
     """Inside the block, `FastDropout` draws its masks from numpy's PCG64."""
-    return mock.patch.object(fast_dropout, "fill_keep_mask", pcg64_keep_mask)
+    return mock.patch.object(dropout_bits, "fill_keep_mask", pcg64_keep_mask)
 
 
 def forward_backward_ms(dropout: nn.Module, x: torch.Tensor, grad: torch.Tensor,

@@ -22,8 +22,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from tunekit.training.dropout_bits import fill_keep_mask
-
 THRESHOLD_LEVELS = 65536  # one uint16 of randomness per element: p is quantised to a multiple of 1/65536
 _BIT_PATTERN = {2: (np.int16, torch.int16), 4: (np.int32, torch.int32), 8: (np.int64, torch.int64)}  # by itemsize
 
@@ -64,6 +62,8 @@ def dropout_noise(shape: torch.Size | tuple[int, ...], threshold: int, dtype: to
 
     Draws one SplitMix64 seed from torch's global CPU generator, so the result is a function of its state.
     """
+    from tunekit.training.dropout_bits import fill_keep_mask  # numba loads with the first dropout, not with inference
+
     numpy_bits, scale_bits = _scale_bits(threshold, dtype)
     seed = int(torch.randint(0, 2**62, (1,)))
     noise = np.empty(math.prod(shape), dtype=numpy_bits)
