@@ -21,6 +21,8 @@ samples/s is summed per side. CHANGE:
   autocast casting them on every call;
 - ``splitmix-dropout`` / ``-full``: `FastDropout` masks from the compiled SplitMix64 kernel
   (`tunekit.training.dropout_bits`) against numpy's PCG64, which drew them before;
+- ``bf16-working-copies`` (full fine-tuning): the trained linear weights run as bf16 copies stepped by the compiled
+  AdamW (`tunekit.training.bf16_working_copies`) against autocast casting them and torch's fused AdamW;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
@@ -54,6 +56,7 @@ from tunekit.methods.lora import lean_forward
 from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model, load_tokenizer
 from tunekit.training import padding_free
+from tunekit.training.bf16_working_copies import Bf16WorkingCopies, bf16_trainable_linears
 from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
@@ -63,7 +66,7 @@ from tunekit.training.padding_free import padding_free_encoders
 CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free": "full", "padding-free-lora": "lora",
            "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full",
            "touched-rows-adamw": "full", "frozen-bf16-lora": "lora", "splitmix-dropout": "lora",
-           "splitmix-dropout-full": "full",
+           "splitmix-dropout-full": "full", "bf16-working-copies": "full",
            "heap": "full", "heap-default": "full", "heap-retain": "full"}
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
@@ -160,9 +163,10 @@ def main() -> None:
     batches = length_grouped_batches(encoded.lengths, params["batch_size"], torch.Generator().manual_seed(0))
     model.train()
 
-    def backward(indices) -> None:
+    def backward(indices, forward=None) -> None:
+        inputs = collate(encoded, indices, tokenizer.pad_token_id)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = model(**collate(encoded, indices, tokenizer.pad_token_id)).logits
+            logits = (forward(model, inputs) if forward else model(**inputs)).logits
         torch.nn.functional.cross_entropy(logits.float(), labels[indices]).backward()
 
     def old_step(indices) -> None:  # before row-gradient embeddings: torch's clip, dense embedding gradient
@@ -171,8 +175,8 @@ def main() -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    def tunekit_step(indices) -> None:
-        backward(indices)
+    def tunekit_step(indices, clip_and_step=clip_and_step) -> None:
+        backward(indices, clip_and_step.forward)
         clip_and_step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -199,6 +203,12 @@ def main() -> None:
             use_lean_lora_forward(model)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), pcg64_dropout())
         sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
+    elif change == "bf16-working-copies":
+        with_copies = OptimizerStep(model, optimizer, 1.0, Bf16WorkingCopies(bf16_trainable_linears(model, optimizer),
+                                                                       optimizer))
+        steps["after"] = lambda indices: tunekit_step(indices, with_copies)
+        sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model))
+        sides["after"] = lambda: both(with_copies, padding_free_encoders(model))
     elif change == "fused-qkv":
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), separate_projections())
         sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))

@@ -360,3 +360,28 @@ def test_max_seq_len_beyond_the_model_is_a_config_error(baseline_config, tmp_pat
     too_long = dataclasses.replace(baseline_config, data=dataclasses.replace(baseline_config.data, max_seq_len=4096))
     with pytest.raises(ConfigError, match="max_seq_len"):
         train_classifier(too_long, tmp_path / "run")
+
+
+def test_bf16_working_copies_train_and_resume_bit_identically(baseline_config, tmp_path, monkeypatch):
+    """Under bf16 autocast the loop trains the linear weights on bf16 working copies (every one here, the tiny
+    model's being small); a run interrupted mid-epoch resumes to exactly the uninterrupted run."""
+    from tunekit.training import bf16_working_copies
+
+    monkeypatch.setattr(bf16_working_copies, "MIN_ELEMENTS", 1)
+    steps = []
+    original_step = bf16_working_copies.Bf16WorkingCopies.step
+    monkeypatch.setattr(bf16_working_copies.Bf16WorkingCopies, "step",
+                        lambda self, divisor=1.0: (steps.append(len(self.names)), original_step(self, divisor)))
+    config = dataclasses.replace(baseline_config, train=dataclasses.replace(baseline_config.train, bf16="on"))
+    uninterrupted = train_classifier(config, tmp_path / "uninterrupted")
+    assert steps and min(steps) >= 12  # q, k, v, output, intermediate, output dense of 2 layers, pooler, head
+    assert _read(uninterrupted, "metrics.json")["test"]["accuracy"] >= 0.9
+
+    run_dir = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(config, run_dir, on_step_end=Interrupt(8))
+    train_classifier(config, run_dir, resume=True)
+    expected = _model_tensors(uninterrupted)
+    for name, tensor in _model_tensors(run_dir).items():
+        assert torch.equal(tensor, expected[name]), name
+    assert _split_metrics(run_dir) == _split_metrics(uninterrupted)

@@ -14,6 +14,7 @@ from torch import nn
 
 from tunekit.data.batching import collate, length_grouped_batches
 from tunekit.data.tokenize import EncodedTexts
+from tunekit.training.bf16_working_copies import bf16_working_copies_for_loop
 from tunekit.training.checkpoint import TrainerState, save_checkpoint, save_trainable
 from tunekit.training.early_stopping import EarlyStopping
 from tunekit.training.heap import retain_freed_memory
@@ -79,8 +80,12 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *,
     window_start, window_examples = time.perf_counter(), 0
     model.train()
     retain_freed_memory()
+    working_copies = None if after_optimizer_step is not None else bf16_working_copies_for_loop(
+        model, optimizer, bf16=settings.bf16, device=device,
+        micro_batches_per_step=settings.gradient_accumulation_steps)  # the hook may read the fp32 weights' .grad
     with (TrainingProgress(settings.total_steps, settings.progress_bar) as progress,
-          OptimizerStep(model, optimizer, settings.max_grad_norm) as clip_and_step, padding_free_encoders(model)):
+          OptimizerStep(model, optimizer, settings.max_grad_norm, working_copies) as clip_and_step,
+          padding_free_encoders(model)):
         progress.update(state.step)
         while state.step < settings.total_steps and not state.finished:
             groups = epoch_batches(lengths, settings.batch_size, settings.gradient_accumulation_steps,
@@ -91,7 +96,7 @@ def train_loop(model: nn.Module, encoded: EncodedTexts, objective: Objective, *,
                     batch = {k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
                     targets = objective.targets(indices, batch["input_ids"].shape[1]).to(device)
                     with autocast(settings.bf16, device):
-                        logits = model(**batch).logits
+                        logits = clip_and_step.forward(model, batch).logits
                     loss = objective.summed_loss(logits, targets) / normalizer
                     loss.backward()
                     running_loss += loss.detach()

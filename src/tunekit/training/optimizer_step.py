@@ -10,6 +10,10 @@ unchanged:
   (any optimiser) then sees the same dense gradient as before. Under fused AdamW the table skips the dense
   buffer: `TouchedRowsAdamW` steps only the rows that have ever had a gradient (the rest only decay),
   until half the table is touched, when the dense buffer is cheaper again.
+- **bf16 working weights.** Under bf16 autocast on a CPU, the trained linear weights can run the loop as bf16
+  copies, with their bf16 gradients stepped by a compiled AdamW that also refreshes the copies
+  (`tunekit.training.bf16_working_copies`): no casts of the weights or their gradients. Forward passes then go
+  through `OptimizerStep.forward`.
 - **Clipping folded into fused AdamW.** Clipping multiplies every gradient by ``min(1, max_norm / norm)``, a
   read and a write of each gradient; torch's fused AdamW kernel divides each gradient by an optional
   ``grad_scale`` as it reads it (the hook ``GradScaler`` uses), so the clip becomes that division. The kernel
@@ -25,6 +29,7 @@ from types import TracebackType
 import torch
 from torch import nn
 
+from tunekit.training.bf16_working_copies import Bf16WorkingCopies
 from tunekit.training.touched_rows_adamw import TouchedRowsAdamW
 
 SPARSE_MIN_ROWS = 4096  # vocabulary-sized: position and token-type tables are (nearly) all touched every step
@@ -49,12 +54,15 @@ class OptimizerStep:
     ``clip_grad_norm_`` followed by ``optimizer.step()`` would.
 
     Use as a context manager around the training loop: on entry the vocabulary embeddings of ``model`` switch to
-    sparse gradients (see the module docstring), on exit they switch back. Call `settle` before reading the
+    sparse gradients (see the module docstring), on exit they switch back. Run the training forward passes
+    through `forward` (``working_copies``, when given, swaps its copies in). Call `settle` before reading the
     weights inside the loop (evaluation, checkpoints); the exit settles too.
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, max_grad_norm: float | None) -> None:
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, max_grad_norm: float | None,
+                 working_copies: Bf16WorkingCopies | None = None) -> None:
         self.optimizer = optimizer
+        self.working_copies = working_copies
         self.max_grad_norm = max_grad_norm
         self.parameters = [p for group in optimizer.param_groups for p in group["params"]]
         self.embeddings = sparse_gradient_embeddings(model, {id(p) for p in self.parameters})
@@ -66,6 +74,8 @@ class OptimizerStep:
         self._hooks: dict[int, torch.utils.hooks.RemovableHandle] = {}  # per row-stepped weight: its lookup hook
 
     def __enter__(self) -> OptimizerStep:
+        if self.working_copies is not None:
+            self.working_copies.__enter__()
         for embedding in self.embeddings:
             embedding.sparse = True
             if id(embedding.weight) in self._row_optimizers:
@@ -81,6 +91,12 @@ class OptimizerStep:
             hook.remove()
         self._hooks.clear()
         self.settle()
+        if self.working_copies is not None:
+            self.working_copies.__exit__(kind, error, traceback)
+
+    def forward(self, model: nn.Module, inputs: dict[str, torch.Tensor]):
+        """``model(**inputs)``, on the bf16 working weights when there are any."""
+        return model(**inputs) if self.working_copies is None else self.working_copies.forward(model, inputs)
 
     def settle(self) -> None:
         """Bring the weights stepped over their touched rows up to date (see `TouchedRowsAdamW`)."""
@@ -103,6 +119,7 @@ class OptimizerStep:
                 stepped_by_rows.append(key)
             elif key in rows:
                 embedding.weight.grad = self._densify(embedding.weight, rows[key])
+        clip = divisor
         if divisor is not None and not self.fold_clipping:
             gradients = [p.grad for p in self.parameters if p.grad is not None]
             if gradients:
@@ -115,6 +132,8 @@ class OptimizerStep:
             del self.optimizer.grad_scale
         for key in stepped_by_rows:
             self._row_optimizers[key].step(rows[key], divisor)
+        if self.working_copies is not None:
+            self.working_copies.step(1.0 if clip is None else float(clip))
 
     def _step_densely_from_now(self, key: int) -> None:
         """Hand a table whose touched rows outgrew the compact step back to the optimiser (dense buffer)."""
@@ -126,9 +145,12 @@ class OptimizerStep:
     def _clip_divisor(self, rows: dict[int, torch.Tensor]) -> torch.Tensor:
         """``1 / min(1, max_norm / (norm + eps))`` for the L2 norm of all gradients, sparse ones by their rows."""
         tensors = [rows[id(p)].values() if id(p) in rows else p.grad for p in self.parameters if p.grad is not None]
-        if not tensors:
+        squared = 0.0 if self.working_copies is None else self.working_copies.squared_norm()
+        if not tensors and not squared:
             return torch.ones(())
-        norm = torch.nn.utils.get_total_norm(tensors)
+        norm = torch.nn.utils.get_total_norm(tensors) if tensors else torch.zeros(())
+        if self.working_copies is not None:
+            norm = torch.sqrt(norm.double() ** 2 + squared).float()
         return 1.0 / torch.clamp(self.max_grad_norm / (norm + CLIP_EPSILON), max=1.0)
 
     def _densify(self, weight: nn.Parameter, gradient: torch.Tensor) -> torch.Tensor:
