@@ -23,6 +23,9 @@ samples/s is summed per side. CHANGE:
   (`tunekit.training.dropout_bits`) against numpy's PCG64, which drew them before;
 - ``bf16-working-copies`` (full fine-tuning): the trained linear weights run as bf16 copies stepped by the compiled
   AdamW (`tunekit.training.bf16_working_copies`) against autocast casting them and torch's fused AdamW;
+- ``compiled-rows-adamw`` (full fine-tuning): `TouchedRowsAdamW` stepping the touched rows in place with the
+  compiled kernel (`adamw_kernels.adamw_rows_step`) against gathering them into a block for torch's fused
+  AdamW kernel and scattering them back, as it did before; both sides on the bf16 working copies;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
@@ -62,11 +65,12 @@ from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
 from tunekit.training.optimizer_step import OptimizerStep
 from tunekit.training.padding_free import padding_free_encoders
+from tunekit.training.touched_rows_adamw import TouchedRowsAdamW
 
 CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free": "full", "padding-free-lora": "lora",
            "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full",
            "touched-rows-adamw": "full", "frozen-bf16-lora": "lora", "splitmix-dropout": "lora",
-           "splitmix-dropout-full": "full", "bf16-working-copies": "full",
+           "splitmix-dropout-full": "full", "bf16-working-copies": "full", "compiled-rows-adamw": "full",
            "heap": "full", "heap-default": "full", "heap-retain": "full"}
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
@@ -111,6 +115,41 @@ def dense_embedding_adamw(clip_and_step: OptimizerStep) -> Iterator[None]:
             yield
     finally:
         clip_and_step._row_optimizers = row_optimizers
+
+
+def _gathered_rows_step(self: TouchedRowsAdamW, gradient: torch.Tensor, divisor: torch.Tensor | None) -> None:
+    """`TouchedRowsAdamW.step` as it was before the compiled row kernel: the touched rows gathered into a block,
+    torch's fused AdamW kernel on the block, the block scattered back."""
+    state = self._state()
+    touched_now = gradient.indices()[0]
+    self._touch(touched_now)
+    count, rows = self._count, self._rows[:self._count]
+    blocks = self.__dict__.setdefault("_gathered_blocks", {})
+    if len(blocks.get("grad", ())) < count:  # grown as the compact moments grow (zero-filled, old rows kept)
+        grown = torch.zeros(len(self._rows), self.weight.shape[1])
+        if "grad" in blocks:
+            grown[:len(blocks["grad"])] = blocks["grad"]
+        blocks.update(grad=grown, weight=torch.zeros(len(self._rows), self.weight.shape[1]))
+    grad = blocks["grad"][:count]
+    if "written" in blocks:
+        grad.index_fill_(0, blocks["written"], 0.0)
+    blocks["written"] = self._slots[touched_now]
+    grad.index_copy_(0, blocks["written"], gradient.values().to(grad.dtype))
+    weights = torch.index_select(self.weight.data, 0, rows, out=blocks["weight"][:count])
+    lr, (beta1, beta2) = float(self.group["lr"]), self.group["betas"]
+    state["step"] += 1
+    torch._fused_adamw_([weights], [grad], [self._blocks["exp_avg"][:count]], [self._blocks["exp_avg_sq"][:count]],
+                        [], [state["step"]], lr=lr, beta1=float(beta1), beta2=float(beta2),
+                        weight_decay=self.group["weight_decay"], eps=self.group["eps"], amsgrad=False,
+                        maximize=False, grad_scale=divisor, found_inf=None)
+    self.weight.data.index_copy_(0, rows, weights)
+    self._pending_decay *= 1.0 - lr * self.group["weight_decay"]
+    self._state_behind = True
+
+
+def gathered_rows_adamw() -> contextlib.AbstractContextManager:
+    """Inside the block, `TouchedRowsAdamW` steps its rows as it did before the compiled row kernel."""
+    return mock.patch.object(TouchedRowsAdamW, "step", _gathered_rows_step)
 
 
 @contextlib.contextmanager
@@ -203,6 +242,12 @@ def main() -> None:
             use_lean_lora_forward(model)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), pcg64_dropout())
         sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
+    elif change == "compiled-rows-adamw":
+        with_copies = OptimizerStep(model, optimizer, 1.0, Bf16WorkingCopies(bf16_trainable_linears(model, optimizer),
+                                                                           optimizer))
+        steps["before"] = steps["after"] = lambda indices: tunekit_step(indices, with_copies)
+        sides["before"] = lambda: both(with_copies, padding_free_encoders(model), gathered_rows_adamw())
+        sides["after"] = lambda: both(with_copies, padding_free_encoders(model))
     elif change == "bf16-working-copies":
         with_copies = OptimizerStep(model, optimizer, 1.0, Bf16WorkingCopies(bf16_trainable_linears(model, optimizer),
                                                                        optimizer))

@@ -7,8 +7,7 @@ from torch import nn
 
 from tunekit.training import bf16_working_copies
 from tunekit.training.activation_checkpointing import checkpoint_layers
-from tunekit.training.bf16_working_copies import (Bf16WorkingCopies, bf16_trainable_linears,
-                                                  bf16_working_copies_for_loop)
+from tunekit.training.bf16_working_copies import Bf16WorkingCopies, bf16_trainable_linears, bf16_working_copies_for_loop
 from tunekit.training.optimizer import build_optimizer
 from tunekit.training.optimizer_step import OptimizerStep
 

@@ -9,7 +9,7 @@ of a ~115 ms batch-16 step on a 2-core CPU.
 forward pass uses in place of the fp32 parameter (`torch.func.functional_call`): autocast has nothing left to
 cast, and the gradient stays the bf16 tensor the matmul wrote. Its sum of squares, for the clip, is taken by a
 hook as soon as autograd has written it, while it is still in cache. After the backward pass one compiled
-kernel per weight (`bf16_adamw_kernels.adamw_bf16_step`) applies the clip and AdamW to the fp32 master from
+kernel per weight (`adamw_kernels.adamw_bf16_step`) applies the clip and AdamW to the fp32 master from
 that bf16 gradient and writes the new bf16 copy, in one pass over memory.
 
 The values are the ones autocast gives: the copy is the master rounded to nearest even, as autocast's cast
@@ -49,7 +49,7 @@ class _Weight:
     def attach(self, state: dict) -> None:
         """Make the bf16 copy of the master and hold the optimiser state in ``state`` (created as torch's fused
         AdamW creates it)."""
-        from tunekit.training.bf16_adamw_kernels import bf16_sum_of_squares
+        from tunekit.training.adamw_kernels import bf16_sum_of_squares
 
         if not state:
             state["step"] = torch.zeros((), dtype=torch.float32)
@@ -128,7 +128,7 @@ class Bf16WorkingCopies:
     def step(self, gradient_divisor: float = 1.0) -> None:
         """AdamW on each master whose copy has a gradient, from that gradient divided by ``gradient_divisor``
         (the clip); the copies are refreshed and their gradients cleared."""
-        from tunekit.training.bf16_adamw_kernels import adamw_bf16_step
+        from tunekit.training.adamw_kernels import adamw_bf16_step
 
         stepped = [weight for weight in self._weights if weight.copy.grad is not None]
         if not stepped:

@@ -6,10 +6,10 @@ row every step: 32 bytes for each of the table's 11.7M parameters, half of MiniL
 has never had a gradient has both moments exactly zero, so AdamW's step for it reduces to the weight decay,
 ``row *= 1 - lr * weight_decay``. `TouchedRowsAdamW` therefore
 
-- keeps the touched rows' moments and gradient in compact blocks (one row per touched row, in the order the
-  rows were first touched) and runs torch's fused AdamW kernel on them, with the weight rows gathered into a
-  block and scattered back, the same step count, learning rate, betas, epsilon and weight decay as the
-  optimiser's own step;
+- keeps the touched rows' moments in compact blocks (one row per touched row, in the order the rows were first
+  touched) and steps the touched rows of the table in place with them, reading the gradient from the sparse
+  gradient's rows (`adamw_kernels.adamw_rows_step`: torch's fused AdamW arithmetic, the same step count,
+  learning rate, betas, epsilon and weight decay as the optimiser's own step);
 - keeps the product of the decay factors the untouched rows owe, and applies it to a row just before a forward
   pass first looks it up (`before_lookup`, a forward pre-hook on the embedding), and to all of them in `settle`;
 - writes the compact moments back into the optimiser's dense state in `settle`, which the training loop calls
@@ -22,12 +22,14 @@ unchanged. Measured on the speed benchmark: docs/benchmarks.md, "Speed".
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 INITIAL_CAPACITY = 1024  # compact rows allocated at first; the blocks double when the touched rows outgrow them
-# A compact step moves ~48 bytes per touched parameter (gather, AdamW, scatter) against 32 for a dense row, so
-# past two thirds of the table touched the dense step is cheaper; the caller switches back to it at half.
+# A compact step moves ~24 bytes per touched parameter (weight and moments, read and written) against 32 for a
+# dense row, but row by row and through index lists; the caller switches back to the dense step at half.
 WORTHWHILE_FRACTION = 0.5
 
 
@@ -45,8 +47,7 @@ class TouchedRowsAdamW:
         self._slots: torch.Tensor | None = None  # per table row: its compact row, -1 while untouched
         self._rows = torch.empty(0, dtype=torch.long)  # per compact row: its table row
         self._count = 0  # compact rows in use
-        self._blocks: dict[str, torch.Tensor] = {}  # "exp_avg", "exp_avg_sq", "grad", "weight": compact rows
-        self._written_last_step: torch.Tensor | None = None  # compact gradient rows to zero before the next step
+        self._blocks: dict[str, torch.Tensor] = {}  # "exp_avg", "exp_avg_sq": compact rows
         self._pending_decay = 1.0  # the product of the decay factors the untouched rows have not been given
         self._state_behind = False  # the optimiser's dense moments lag the compact ones
 
@@ -71,24 +72,22 @@ class TouchedRowsAdamW:
 
     def step(self, gradient: torch.Tensor, divisor: torch.Tensor | None) -> None:
         """One AdamW step with ``gradient`` (coalesced sparse rows) divided by ``divisor`` (``None``: 1)."""
+        from tunekit.training.adamw_kernels import adamw_rows_step
+
         state = self._state()
         touched_now = gradient.indices()[0]
         self._touch(touched_now)  # normally a no-op: the lookup that produced the gradient touched them
-        count, rows = self._count, self._rows[:self._count]
-        grad = self._blocks["grad"][:count]
-        if self._written_last_step is not None:
-            grad.index_fill_(0, self._written_last_step, 0.0)
-        slots = self._slots[touched_now]
-        grad.index_copy_(0, slots, gradient.values().to(grad.dtype))
-        self._written_last_step = slots
-        weights = torch.index_select(self.weight.data, 0, rows, out=self._blocks["weight"][:count])
+        count = self._count
+        gradient_of_row = torch.full((count,), -1, dtype=torch.long)
+        gradient_of_row[self._slots[touched_now]] = torch.arange(len(touched_now))
         lr, (beta1, beta2) = float(self.group["lr"]), self.group["betas"]
         state["step"] += 1
-        torch._fused_adamw_([weights], [grad], [self._blocks["exp_avg"][:count]],
-                            [self._blocks["exp_avg_sq"][:count]], [], [state["step"]], lr=lr, beta1=float(beta1),
-                            beta2=float(beta2), weight_decay=self.group["weight_decay"], eps=self.group["eps"],
-                            amsgrad=False, maximize=False, grad_scale=divisor, found_inf=None)
-        self.weight.data.index_copy_(0, rows, weights)
+        step = state["step"].item()
+        adamw_rows_step(self.weight.data.numpy(), self._rows[:count].numpy(),
+                        gradient.values().to(self.weight.dtype).contiguous().numpy(), gradient_of_row.numpy(),
+                        self._blocks["exp_avg"].numpy(), self._blocks["exp_avg_sq"].numpy(), lr, float(beta1),
+                        float(beta2), float(self.group["eps"]), float(self.group["weight_decay"]),
+                        1 - beta1 ** step, math.sqrt(1 - beta2 ** step), 1.0 if divisor is None else float(divisor))
         self._pending_decay *= 1.0 - lr * self.group["weight_decay"]
         self._state_behind = True
 
@@ -148,7 +147,7 @@ class TouchedRowsAdamW:
         rows = torch.zeros(capacity, dtype=torch.long)
         rows[:self._count] = self._rows[:self._count]
         self._rows = rows
-        for name in ("exp_avg", "exp_avg_sq", "grad", "weight"):
+        for name in ("exp_avg", "exp_avg_sq"):
             block = torch.zeros(capacity, self.weight.shape[1], dtype=self.weight.dtype)
             if name in self._blocks:
                 block[:self._count] = self._blocks[name][:self._count]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tunekit.training.bf16_adamw_kernels import adamw_bf16_step, bf16_sum_of_squares
+from tunekit.training.adamw_kernels import adamw_bf16_step, bf16_sum_of_squares
 
 
 def _bits(tensor: torch.Tensor) -> np.ndarray:

@@ -1,18 +1,23 @@
-"""AdamW over a bf16 gradient with an fp32 master weight, in one pass, compiled by numba.
+"""AdamW steps compiled by numba, for two layouts torch's fused AdamW kernel cannot take in one call.
 
-The step reads the bf16 gradient, the fp32 weight and both fp32 moments once, and writes the weight, the moments
-and the weight's bf16 copy (what the next forward pass multiplies by) once: 26 bytes per parameter. Torch's
-fused AdamW needs an fp32 gradient of the fp32 weight, so under autocast each trained weight also pays a cast to
-bf16 in the forward pass and its gradient a cast back to fp32 in the backward pass, 12 more bytes and two
-allocations per parameter per step. `tunekit.training.bf16_working_copies` says when the kernels are used.
+`adamw_bf16_step`: an fp32 master weight with a bf16 gradient, writing the weight's bf16 copy too. It reads the
+bf16 gradient, the fp32 weight and both fp32 moments once, and writes the weight, the moments and the bf16 copy
+(what the next forward pass multiplies by) once: 26 bytes per parameter. Torch's fused AdamW needs an fp32
+gradient of the fp32 weight, so under autocast each trained weight also pays a cast to bf16 in the forward pass
+and its gradient a cast back to fp32 in the backward pass, 12 more bytes and two allocations per parameter per
+step. `tunekit.training.bf16_working_copies` uses it.
+
+`adamw_rows_step`: chosen rows of an embedding table, stepped in place with compact moments, from the gradient
+rows of the ones a batch touched. Torch's kernel needs the rows gathered into a block and scattered back, two
+more passes over them. `tunekit.training.touched_rows_adamw` uses it.
 
 The arithmetic is torch's fused AdamW kernel's (``aten/src/ATen/native/cpu/FusedAdamKernel.cpp``, fp32 math):
-decoupled decay ``w *= 1 - lr·wd``, then ``m += (1-β1)(g - m)``, ``v = β2·v + (1-β2)·g²``,
-``w -= lr/(1-β1^t) · m / (√v / √(1-β2^t) + ε)`` (with one division, so within a few float32 roundings
-of torch's); the bf16 copy is the new weight rounded to nearest even, as
-``Tensor.to(torch.bfloat16)`` rounds. Arrays are 1-D and contiguous; bf16 tensors are passed as their uint16
-bit patterns. The kernels release the GIL, so threads can step different weights at once; they are compiled on
-first use (a few seconds) and cached on disk by numba.
+the gradient divided by the clip divisor, decoupled decay ``w *= 1 - lr·wd``, then ``m += (1-β1)(g - m)``,
+``v = β2·v + (1-β2)·g²``, ``w -= lr/(1-β1^t) · m / (√v / √(1-β2^t) + ε)`` (in `adamw_bf16_step` with one
+division, ``lr·c2/c1 · m / (√v + ε·c2)``, so within a few float32 roundings of torch's); the bf16 copy is the new
+weight rounded to nearest even, as ``Tensor.to(torch.bfloat16)`` rounds. Arrays are contiguous; bf16 tensors
+are passed as their uint16 bit patterns. The kernels release the GIL; they are compiled on first use (a few
+seconds) and cached on disk by numba.
 """
 
 from __future__ import annotations
@@ -86,3 +91,34 @@ def bf16_sum_of_squares(bits: np.ndarray) -> float:
             partial += value * value
         total += partial
     return total
+
+
+@njit(**_COMPILE)
+def adamw_rows_step(weight: np.ndarray, rows: np.ndarray, gradient_rows: np.ndarray, gradient_of_row: np.ndarray,
+                    exp_avg: np.ndarray, exp_avg_sq: np.ndarray, learning_rate: float, beta1: float, beta2: float,
+                    eps: float, weight_decay: float, bias_correction1: float, bias_correction2_sqrt: float,
+                    gradient_divisor: float) -> None:
+    """One AdamW step of rows ``rows`` ``(count,)`` of ``weight`` ``(table_rows, dim)`` (fp32, in place), with
+    moments ``exp_avg``/``exp_avg_sq`` ``(≥ count, dim)``, row ``k`` of them for ``weight[rows[k]]``. Row ``k``'s
+    gradient is ``gradient_rows[gradient_of_row[k]]`` ``(dim,)`` divided by ``gradient_divisor``, or zero where
+    ``gradient_of_row[k]`` is negative."""
+    no_gradient = np.zeros(weight.shape[1], dtype=np.float32)
+    for k in range(rows.size):
+        source = gradient_of_row[k]
+        _adamw_row(weight[rows[k]], gradient_rows[source] if source >= 0 else no_gradient, exp_avg[k], exp_avg_sq[k],
+                   np.float32(learning_rate / bias_correction1), np.float32(1.0 - learning_rate * weight_decay),
+                   np.float32(1.0 - beta1), np.float32(beta2), np.float32(1.0 - beta2), np.float32(eps),
+                   np.float32(bias_correction2_sqrt), np.float32(gradient_divisor))
+
+
+@njit(**_COMPILE)
+def _adamw_row(w: np.ndarray, gradient: np.ndarray, m: np.ndarray, v: np.ndarray, step_size: np.float32,
+               decay: np.float32, average_weight: np.float32, beta2: np.float32, square_weight: np.float32,
+               eps: np.float32, correction2: np.float32, divisor: np.float32) -> None:
+    """Torch's fused AdamW arithmetic on one row, in place."""
+    for j in range(w.size):
+        g = gradient[j] / divisor
+        m_j = m[j] + average_weight * (g - m[j])
+        v_j = beta2 * v[j] + square_weight * g * g
+        m[j], v[j] = m_j, v_j
+        w[j] = w[j] * decay - step_size * m_j / (np.sqrt(v_j) / correction2 + eps)
