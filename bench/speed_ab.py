@@ -276,6 +276,8 @@ def main() -> None:
             print(milliseconds, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / HEAP_STEPS)
         return
 
+    if change in ("bf16-working-copies", "compiled-rows-adamw"):
+        retain_freed_memory()  # as the training loop does; the A/Bs before these two ran with glibc's defaults
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection
         with sides["before"]():
