@@ -10,7 +10,7 @@ unchanged:
   (any optimiser) then sees the same dense gradient as before. Under fused AdamW the table skips the dense
   buffer: `TouchedRowsAdamW` steps only the rows that have ever had a gradient (the rest only decay),
   until half the table is touched, when the dense buffer is cheaper again.
-- **bf16 working weights.** Under bf16 autocast on a CPU, the trained linear weights can run the loop as bf16
+- **bf16 working copies.** Under bf16 autocast on a CPU, the trained linear weights can run the loop as bf16
   copies, with their bf16 gradients stepped by a compiled AdamW that also refreshes the copies
   (`tunekit.training.bf16_working_copies`): no casts of the weights or their gradients. Forward passes then go
   through `OptimizerStep.forward`.
@@ -95,7 +95,7 @@ class OptimizerStep:
             self.working_copies.__exit__(kind, error, traceback)
 
     def forward(self, model: nn.Module, inputs: dict[str, torch.Tensor]):
-        """``model(**inputs)``, on the bf16 working weights when there are any."""
+        """``model(**inputs)``, on the bf16 working copies when there are any."""
         return model(**inputs) if self.working_copies is None else self.working_copies.forward(model, inputs)
 
     def settle(self) -> None:
