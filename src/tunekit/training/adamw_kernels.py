@@ -102,13 +102,14 @@ def adamw_rows_step(weight: np.ndarray, rows: np.ndarray, gradient_rows: np.ndar
     moments ``exp_avg``/``exp_avg_sq`` ``(≥ count, dim)``, row ``k`` of them for ``weight[rows[k]]``. Row ``k``'s
     gradient is ``gradient_rows[gradient_of_row[k]]`` ``(dim,)`` divided by ``gradient_divisor``, or zero where
     ``gradient_of_row[k]`` is negative."""
+    step_size, decay = np.float32(learning_rate / bias_correction1), np.float32(1.0 - learning_rate * weight_decay)
+    average_weight, beta2_, square_weight = np.float32(1.0 - beta1), np.float32(beta2), np.float32(1.0 - beta2)
+    eps_, correction2, divisor = np.float32(eps), np.float32(bias_correction2_sqrt), np.float32(gradient_divisor)
     no_gradient = np.zeros(weight.shape[1], dtype=np.float32)
     for k in range(rows.size):
         source = gradient_of_row[k]
         _adamw_row(weight[rows[k]], gradient_rows[source] if source >= 0 else no_gradient, exp_avg[k], exp_avg_sq[k],
-                   np.float32(learning_rate / bias_correction1), np.float32(1.0 - learning_rate * weight_decay),
-                   np.float32(1.0 - beta1), np.float32(beta2), np.float32(1.0 - beta2), np.float32(eps),
-                   np.float32(bias_correction2_sqrt), np.float32(gradient_divisor))
+                   step_size, decay, average_weight, beta2_, square_weight, eps_, correction2, divisor)
 
 
 @njit(**_COMPILE)

@@ -31,6 +31,8 @@ import torch
 from torch import nn
 
 from tunekit.training.activation_checkpointing import is_checkpointed
+from tunekit.training.shared_parameters import modules_per_parameter
+from tunekit.training.touched_rows_adamw import TouchedRowsAdamW
 
 MIN_ELEMENTS = 65_536  # smaller weights (a classifier, LoRA factors) cost more in calls than their casts do
 
@@ -70,25 +72,16 @@ class _Weight:
 
 
 def bf16_trainable_linears(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, nn.Parameter]:
-    """The weights `Bf16WorkingCopies` can take over, by parameter name: trained by ``optimizer`` as a plain fused
-    AdamW, fp32 and contiguous on the CPU, of an ``nn.Linear`` with at least `MIN_ELEMENTS` elements, and used by
-    no other module (a weight tied to an embedding gets gradients from the lookup too)."""
-    groups = {id(p): group for group in optimizer.param_groups for p in group["params"]}
-    if type(optimizer) is not torch.optim.AdamW or not all(_plain_fused(g) for g in optimizer.param_groups):
-        return {}
-    owners: dict[int, int] = {}
-    for module in model.modules():
-        for parameter in module.parameters(recurse=False):
-            owners[id(parameter)] = owners.get(id(parameter), 0) + 1
+    """The weights `Bf16WorkingCopies` can take over, by parameter name: of an ``nn.Linear``, with at least
+    `MIN_ELEMENTS` elements, contiguous, stepped by ``optimizer`` as a plain fused AdamW on an fp32 CPU tensor
+    (`TouchedRowsAdamW.supports`), and used by no other module (a weight tied to an embedding gets gradients from
+    the lookup too)."""
+    trained = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    owners = modules_per_parameter(model)
     return {f"{name}.weight" if name else "weight": module.weight for name, module in model.named_modules()
-            if type(module) is nn.Linear and id(module.weight) in groups and module.weight.numel() >= MIN_ELEMENTS
-            and module.weight.dtype == torch.float32 and module.weight.device.type == "cpu"
-            and module.weight.is_contiguous() and owners[id(module.weight)] == 1}
-
-
-def _plain_fused(group: dict) -> bool:
-    return bool(group.get("fused")) and not any(group.get(f) for f in ("amsgrad", "maximize", "capturable",
-                                                                          "differentiable"))
+            if type(module) is nn.Linear and id(module.weight) in trained and module.weight.numel() >= MIN_ELEMENTS
+            and module.weight.is_contiguous() and owners[id(module.weight)] == 1
+            and TouchedRowsAdamW.supports(optimizer, module.weight)}
 
 
 class Bf16WorkingCopies:

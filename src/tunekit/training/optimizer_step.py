@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from tunekit.training.bf16_working_copies import Bf16WorkingCopies
+from tunekit.training.shared_parameters import modules_per_parameter
 from tunekit.training.touched_rows_adamw import TouchedRowsAdamW
 
 SPARSE_MIN_ROWS = 4096  # vocabulary-sized: position and token-type tables are (nearly) all touched every step
@@ -40,10 +41,7 @@ def sparse_gradient_embeddings(model: nn.Module, trained: set[int]) -> list[nn.E
     """The embedding tables of ``model`` worth training through row gradients: trained (their weight's id is in
     ``trained``), at least `SPARSE_MIN_ROWS` rows, and not tied to another module (a tied output projection
     reads every row, so its gradient is dense anyway)."""
-    owners: dict[int, int] = {}
-    for module in model.modules():
-        for parameter in module.parameters(recurse=False):
-            owners[id(parameter)] = owners.get(id(parameter), 0) + 1
+    owners = modules_per_parameter(model)
     return [module for module in model.modules()
             if type(module) is nn.Embedding and id(module.weight) in trained
             and module.num_embeddings >= SPARSE_MIN_ROWS and owners[id(module.weight)] == 1]
