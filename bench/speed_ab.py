@@ -26,6 +26,10 @@ samples/s is summed per side. CHANGE:
 - ``compiled-rows-adamw`` (full fine-tuning): `TouchedRowsAdamW` stepping the touched rows in place with the
   compiled kernel (`adamw_kernels.adamw_rows_step`) against gathering them into a block for torch's fused
   AdamW kernel and scattering them back, as it did before; both sides on the bf16 working copies;
+- ``unpadded-packed`` / ``-lora``: a batch without padding (the model passes the encoder no mask) through the
+  padding-free layers, every position a row, against the encoder's own forward (three projections, SDPA with
+  ATen's dropout), which such batches took before; both sides as the training loop runs (bf16 working copies
+  for full fine-tuning, the lean LoRA forward for LoRA);
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
@@ -59,7 +63,11 @@ from tunekit.methods.lora import lean_forward
 from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model, load_tokenizer
 from tunekit.training import padding_free
-from tunekit.training.bf16_working_copies import Bf16WorkingCopies, bf16_trainable_linears
+from tunekit.training.bf16_working_copies import (
+    Bf16WorkingCopies,
+    bf16_trainable_linears,
+    bf16_working_copies_for_loop,
+)
 from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
@@ -71,6 +79,7 @@ CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free
            "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full",
            "touched-rows-adamw": "full", "frozen-bf16-lora": "lora", "splitmix-dropout": "lora",
            "splitmix-dropout-full": "full", "bf16-working-copies": "full", "compiled-rows-adamw": "full",
+           "unpadded-packed": "full", "unpadded-packed-lora": "lora",
            "heap": "full", "heap-default": "full", "heap-retain": "full"}
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
@@ -150,6 +159,18 @@ def _gathered_rows_step(self: TouchedRowsAdamW, gradient: torch.Tensor, divisor:
 def gathered_rows_adamw() -> contextlib.AbstractContextManager:
     """Inside the block, `TouchedRowsAdamW` steps its rows as it did before the compiled row kernel."""
     return mock.patch.object(TouchedRowsAdamW, "step", _gathered_rows_step)
+
+
+@contextlib.contextmanager
+def unpadded_batches_own_forward() -> Iterator[None]:
+    """Inside the block, a batch without padding goes through the encoder's own forward, as it did before."""
+    real_tokens = padding_free._real_tokens
+
+    def padded_only(encoder, hidden_states, attention_mask, *args):
+        return None if attention_mask is None else real_tokens(encoder, hidden_states, attention_mask, *args)
+
+    with mock.patch.object(padding_free, "_real_tokens", padded_only):
+        yield
 
 
 @contextlib.contextmanager
@@ -254,6 +275,14 @@ def main() -> None:
         steps["after"] = lambda indices: tunekit_step(indices, with_copies)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model))
         sides["after"] = lambda: both(with_copies, padding_free_encoders(model))
+    elif change.startswith("unpadded-packed"):
+        if method == "lora":
+            use_lean_lora_forward(model)
+        as_the_loop = OptimizerStep(model, optimizer, 1.0, bf16_working_copies_for_loop(
+            model, optimizer, bf16=True, device=torch.device("cpu"), micro_batches_per_step=1))
+        steps["before"] = steps["after"] = lambda indices: tunekit_step(indices, as_the_loop)
+        sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), unpadded_batches_own_forward())
+        sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model))
     elif change == "fused-qkv":
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), separate_projections())
         sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
@@ -276,7 +305,7 @@ def main() -> None:
             print(milliseconds, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / HEAP_STEPS)
         return
 
-    if change in ("bf16-working-copies", "compiled-rows-adamw"):
+    if change in ("bf16-working-copies", "compiled-rows-adamw") or change.startswith("unpadded-packed"):
         retain_freed_memory()  # as the training loop does; the A/Bs before these two ran with glibc's defaults
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection

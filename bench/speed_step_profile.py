@@ -8,9 +8,10 @@ steps after 10 warm-up steps. A diagnostic next to bench/speed_benchmarks.py, no
 
 MODE is foreach, fused or fused-compile (the AdamW implementation with ``clip_grad_norm_`` + ``optimizer.step``,
 and torch.compile of the model), or tunekit: the step `train_loop` runs (`OptimizerStep`'s clip and fused AdamW
-with touched-rows embeddings, padding-free encoders, the heap kept between steps). tunekit-linears is the tunekit
-step with every forward ``nn.functional.linear`` timed where it runs (inputs cast to bf16 outside the clock, as
-autocast would), printed next to the same GEMM shapes timed alone: how fast the matmuls run inside a step.
+with touched-rows embeddings, the bf16 working copies, padding-free encoders, the heap kept between steps).
+tunekit-linears is the tunekit step with every forward ``nn.functional.linear`` timed where it runs (inputs cast
+to bf16 outside the clock, as autocast would), printed next to the same GEMM shapes timed alone: how fast the
+matmuls run inside a step.
 DROPOUT is ``torch`` (nn.Dropout, the default) or ``fast`` (tunekit's FastDropout, as `train.fast_dropout`
 does). STEPS (default 120) is the number of timed steps; BATCH (default 16) the batch size.
 
@@ -32,6 +33,7 @@ from speed_train import load_sst2, run_config
 from tunekit.data.batching import collate
 from tunekit.data.tokenize import encode_texts
 from tunekit.run.model_io import build_model, load_tokenizer
+from tunekit.training.bf16_working_copies import bf16_working_copies_for_loop
 from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.heap import retain_freed_memory
 from tunekit.training.loop import epoch_batches
@@ -103,7 +105,10 @@ def main() -> None:
     if mode.startswith("tunekit"):
         retain_freed_memory()
         optimizer = build_optimizer(model, 1e-4, 0.01)
-        clip_and_step = OptimizerStep(model, optimizer, 1.0)
+        working_copies = bf16_working_copies_for_loop(model, optimizer, bf16=True, device=torch.device("cpu"),
+                                                      micro_batches_per_step=1)
+        clip_and_step = OptimizerStep(model, optimizer, 1.0, working_copies)
+        forward = clip_and_step.forward
         context = contextlib.ExitStack()
         context.enter_context(clip_and_step)
         context.enter_context(padding_free_encoders(model))
@@ -111,7 +116,8 @@ def main() -> None:
         optimizer = torch.optim.AdamW(trainable, lr=1e-4,
                                       **({"foreach": True} if mode == "foreach" else {"fused": True}))
         context = contextlib.nullcontext()
-    forward = torch.compile(model, dynamic=True) if mode == "fused-compile" else model
+        compiled = torch.compile(model, dynamic=True) if mode == "fused-compile" else model
+        forward = lambda model, batch: compiled(**batch)  # noqa: E731
     groups = epoch_batches(encoded.lengths, batch_size, 1, 0, 0)
     model.train()
     steps: list[tuple[float, float, list[float]]] = []  # per timed step: real tokens, squared lengths, phase seconds
@@ -121,7 +127,7 @@ def main() -> None:
         batch = collate(encoded, indices, tokenizer.pad_token_id)
         marks.append(time.perf_counter())
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = forward(**batch).logits
+            logits = forward(model, batch).logits
         loss = F.cross_entropy(logits.float(), targets[indices])
         marks.append(time.perf_counter())
         loss.backward()

@@ -181,6 +181,34 @@ def test_plain_query_key_value_projections_run_as_one_matmul(tiny_model_dir, exa
     assert hooked == [int(random_batch(3)["attention_mask"].sum())]  # a hooked projection runs on its own, packed
 
 
+@pytest.mark.parametrize(("method", "task"), [("full", "classification"), ("lora", "classification"),
+                                           ("full", "token_classification")])
+def test_a_batch_without_padding_runs_packed_with_the_same_results(tiny_model_dir, method, task, monkeypatch):
+    model = _model(tiny_model_dir, method, task)
+    batch = random_batch(3)
+    batch["input_ids"], batch["attention_mask"] = batch["input_ids"][1::2], batch["attention_mask"][1::2]
+    assert batch["attention_mask"].all()  # the model passes the encoder no mask at all
+
+    def step() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        model.zero_grad()
+        logits = model(**batch).logits
+        torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                          random_targets(task, 3, 2).reshape(-1)).backward()
+        return logits.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    own = step()
+    packed_layers = []
+    packed_layer = padding_free._packed_layer
+    monkeypatch.setattr(padding_free, "_packed_layer", lambda *args: packed_layers.append(1) or packed_layer(*args))
+    with padding_free_encoders(model):
+        packed = step()
+    assert len(packed_layers) == 2  # both layers of the tiny model
+    torch.testing.assert_close(packed[0], own[0], rtol=1e-4, atol=1e-5)
+    assert len(packed[1]) == len(own[1]) > 0
+    for a, b in zip(packed[1], own[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_hidden_states_asked_for_in_the_config_keep_the_encoders_own_forward(tiny_model_dir):
     model = _model(tiny_model_dir)
     model.config.output_hidden_states = True
@@ -231,6 +259,16 @@ def test_fast_dropout_attention_without_dropout_is_sdpa():
     ours, _ = fast_dropout_attention(module, q, k, v, mask, dropout=0.0, scaling=0.5)
     expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=0.5).transpose(1, 2)
     torch.testing.assert_close(ours, expected)
+
+
+def test_attention_without_a_mask_attends_everywhere():
+    q, k, v, _ = _attention_inputs()
+    module = torch.nn.Module()
+    module.dropout = FastDropout(0.0)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=0.5).transpose(1, 2)
+    torch.testing.assert_close(fast_dropout_attention(module, q, k, v, None, dropout=0.0, scaling=0.5)[0], expected)
+    with torch.inference_mode():
+        torch.testing.assert_close(inference_attention(module, q, k, v, None, dropout=0.0, scaling=0.5)[0], expected)
 
 
 def test_fast_dropout_attention_drops_probabilities_and_never_reads_padding():

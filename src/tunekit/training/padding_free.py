@@ -19,9 +19,11 @@ its mask with ATen's Bernoulli sampler, the cost `FastDropout` exists to avoid. 
 that are plain ``nn.Linear`` layers (full fine-tuning, BitFit, bottleneck adapters) run as one matmul over their
 concatenated weights: one call, one weight cast and one unpack instead of three.
 
-The packed forward is used for training and inference batches through the standard BERT encoder; anything else
-(no padding in the batch, prefix tuning's cached keys, cross-attention, feed-forward chunking, an attention mask
-that is not a plain padding mask) goes through the encoder's own forward. Layers wrapped by `checkpoint_layers`
+The packed forward is used for training and inference batches through the standard BERT encoder, padded or not: a
+batch without padding (the model passes no mask; about half of length-grouped SST-2 batches) runs every position as
+a row, a view with no copy, so it too gets the fused projections and `FastDropout` attention. Anything else (prefix
+tuning's cached keys, cross-attention, feed-forward chunking, an attention mask that is not a plain padding mask)
+goes through the encoder's own forward. Layers wrapped by `checkpoint_layers`
 (``train.gradient_checkpointing``) run packed and are recomputed in backward as before. At inference (no
 autograd) on bf16 CPU tensors, which a loaded run's `bf16_copy` gives, stock layers fuse their GELU and residual
 adds into the matmuls (`tunekit.inference.fused_linear`) and attend with `inference_attention`.
@@ -83,23 +85,38 @@ def padding_free_forward(self: BertEncoder, hidden_states: torch.Tensor, attenti
     if real is None:
         return BertEncoder.forward(self, hidden_states, attention_mask, encoder_hidden_states, *args, **kwargs)
     batch, length, width = hidden_states.shape
-    index = real.reshape(-1).nonzero().squeeze(1)
-    rounding = -len(index) % PACKED_ROWS_MULTIPLE
-    if rounding:  # a few padding positions ride along (masked as keys, their outputs unread)
-        index = torch.cat([index, (~real).reshape(-1).nonzero().squeeze(1)[:rounding]])
+    index = None if real.all() else _packed_positions(real)
 
     def unpack(packed: torch.Tensor) -> torch.Tensor:
         """``(tokens, features)`` → ``(batch, length, features)``, zeros at padding."""
+        if index is None:  # every position is a row: packing is a view
+            return packed.view(batch, length, -1)
         padded = packed.new_zeros(batch * length, packed.shape[-1]).index_copy(0, index, packed)
         return padded.view(batch, length, -1)
 
     attention_kwargs = {k: v for k, v in kwargs.items() if k == "position_ids"}
-    packed = hidden_states.reshape(batch * length, width).index_select(0, index)
+    packed = _pack(hidden_states, index)
     for layer in self.layer:
-        arguments = (layer, packed, unpack, index, attention_mask, attention_kwargs)
+        arguments = (layer, packed, unpack, index, attention_mask, attention_kwargs, (batch, length))
         packed = (run_checkpointed(layer, _packed_layer, *arguments) if is_checkpointed(layer)
                   else _packed_layer(*arguments))
     return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=unpack(packed))
+
+
+def _packed_positions(real: torch.Tensor) -> torch.Tensor:
+    """The flat positions of ``real`` ``(batch, length)`` that run as rows: the real tokens, then as many padding
+    positions as round their count up to `PACKED_ROWS_MULTIPLE`."""
+    index = real.reshape(-1).nonzero().squeeze(1)
+    rounding = -len(index) % PACKED_ROWS_MULTIPLE
+    if rounding:  # a few padding positions ride along (masked as keys, their outputs unread)
+        index = torch.cat([index, (~real).reshape(-1).nonzero().squeeze(1)[:rounding]])
+    return index
+
+
+def _pack(padded: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+    """``(batch, length, features)`` → ``(rows, features)``: the positions in ``index``, or all of them (a view)."""
+    flat = padded.reshape(-1, padded.shape[-1])
+    return flat if index is None else flat.index_select(0, index)
 
 
 def _real_tokens(encoder: BertEncoder, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
@@ -117,20 +134,23 @@ def _real_tokens(encoder: BertEncoder, hidden_states: torch.Tensor, attention_ma
            or layer.chunk_size_feed_forward or layer.is_decoder for layer in encoder.layer):
         return None  # replaced or chunked layers keep their own forward
     batch, length = hidden_states.shape[:2]
-    if attention_mask is None or attention_mask.dtype != torch.bool or attention_mask.shape != (batch, 1, length,
-                                                                                                   length):
+    if attention_mask is None:  # the model passes none when no example is padded: every token is real
+        return torch.ones(batch, length, dtype=torch.bool, device=hidden_states.device)
+    if attention_mask.dtype != torch.bool or attention_mask.shape != (batch, 1, length, length):
         return None
     real = attention_mask[:, 0, 0, :]
-    if real.all() or not torch.equal(attention_mask, real[:, None, None, :].expand_as(attention_mask)):
-        return None  # nothing to skip, or not a padding mask
+    if not torch.equal(attention_mask, real[:, None, None, :].expand_as(attention_mask)):
+        return None  # not a padding mask
     return real
 
 
 def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torch.Tensor], torch.Tensor],
-                  index: torch.Tensor, attention_mask: torch.Tensor, attention_kwargs: dict) -> torch.Tensor:
-    """One ``BertLayer`` on ``(tokens, hidden)`` rows; attention scores on the padded layout."""
+                  index: torch.Tensor | None, attention_mask: torch.Tensor | None, attention_kwargs: dict,
+                  padded_shape: tuple[int, int]) -> torch.Tensor:
+    """One ``BertLayer`` on ``(tokens, hidden)`` rows; attention scores on the padded ``(batch, length)`` layout
+    (``attention_mask`` None: no padding)."""
     attention = layer.attention.self
-    batch, length = attention_mask.shape[0], attention_mask.shape[-1]
+    batch, length = padded_shape
 
     shape = (batch, length, attention.num_attention_heads, attention.attention_head_size)
     projections = (attention.query, attention.key, attention.value)
@@ -148,7 +168,7 @@ def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torc
     context, _ = attend(attention, query, key, value, attention_mask,
                         dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
                         **attention_kwargs)
-    context = context.reshape(batch * length, -1).index_select(0, index)
+    context = _pack(context.reshape(batch, length, -1), index)
     if fused_ops:  # the eval-mode sub-layers (dropout is the identity) with their GELU and residual adds fused
         hidden = layer.attention.output.LayerNorm(fused_linear.linear_add(context, layer.attention.output.dense,
                                                                           packed))
@@ -201,22 +221,25 @@ def attention_function(attention: nn.Module, query: torch.Tensor) -> Callable:
 
 
 def fast_dropout_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                           attention_mask: torch.Tensor, dropout: float, scaling: float,
+                           attention_mask: torch.Tensor | None, dropout: float, scaling: float,
                            **kwargs) -> tuple[torch.Tensor, None]:
     """``softmax(q·kᵀ·scaling, masked) → module.dropout → ·v`` on ``(batch, heads, length, head_dim)`` inputs with a
-    bool ``attention_mask`` (True: attend); returns ``(batch, length, heads, head_dim)`` like the HF functions."""
+    bool ``attention_mask`` (True: attend; None: attend everywhere); returns ``(batch, length, heads, head_dim)``
+    like the HF functions."""
     scores = torch.matmul(query, key.transpose(2, 3)) * scaling
-    scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+    if attention_mask is not None:
+        scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
     probabilities = module.dropout(torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype))
     return torch.matmul(probabilities, value).transpose(1, 2).contiguous(), None
 
 
 def inference_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                        attention_mask: torch.Tensor, dropout: float, scaling: float,
+                        attention_mask: torch.Tensor | None, dropout: float, scaling: float,
                         **kwargs) -> tuple[torch.Tensor, None]:
     """``softmax(q·kᵀ·scaling, masked)·v`` without dropout or autograd, the scores scaled and masked in place and
     normalised in the inputs' dtype (the CPU softmax kernel accumulates bf16 in fp32); inputs and output as
     `fast_dropout_attention`."""
     scores = torch.matmul(query, key.transpose(2, 3)).mul_(scaling)
-    scores.masked_fill_(~attention_mask, torch.finfo(scores.dtype).min)
+    if attention_mask is not None:
+        scores.masked_fill_(~attention_mask, torch.finfo(scores.dtype).min)
     return torch.matmul(torch.softmax(scores, dim=-1), value).transpose(1, 2).contiguous(), None
