@@ -4,9 +4,10 @@
 
 This CPU's speed drifts by 10-20% between minutes (docs/benchmarks.md), more than most single changes are worth,
 so two processes run one after the other cannot rank them. Here one model and one optimiser train through
-ROUNDS rounds (default 20); each round runs 8 steps the old way and 8 the new way, in alternating order, so any
-drift hits both sides alike. Both sides train the same model on successive batches of one length-grouped epoch;
-samples/s is summed per side. CHANGE:
+ROUNDS rounds (default 20); each round runs the same 8 batches the old way and the new way, in alternating order,
+so any drift hits both sides alike. Rounds take successive blocks of one length-grouped epoch; samples/s is summed
+per side. (Until 2026-12-03 21:45 the two sides of a round ran successive blocks, different batches: an A/A run of
+that harness, both sides the same step, read x1.058 and x1.025, so figures taken with it carry that much noise.) CHANGE:
 
 - ``row-gradient-embeddings`` (full fine-tuning): `OptimizerStep` (row gradients for the word embeddings, the clip
   folded into fused AdamW) against ``clip_grad_norm_`` + ``optimizer.step()`` with a dense embedding gradient;
@@ -30,6 +31,11 @@ samples/s is summed per side. CHANGE:
   padding-free layers, every position a row, against the encoder's own forward (three projections, SDPA with
   ATen's dropout), which such batches took before; both sides as the training loop runs (bf16 working copies
   for full fine-tuning, the lean LoRA forward for LoRA);
+- ``first-token-last-layer`` / ``-lora``: the last encoder layer of a sequence classifier computed for each
+  example's first token only (its keys and values for every token), against the whole layer; both sides as
+  ``unpadded-packed``'s;
+- ``same-step`` (full fine-tuning): a control, the loop's step on both sides; how far from x1.000 the harness
+  reads when nothing changes;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
@@ -79,7 +85,8 @@ CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free
            "fast-attention-dropout": "full", "fast-attention-dropout-lora": "lora", "fused-qkv": "full",
            "touched-rows-adamw": "full", "frozen-bf16-lora": "lora", "splitmix-dropout": "lora",
            "splitmix-dropout-full": "full", "bf16-working-copies": "full", "compiled-rows-adamw": "full",
-           "unpadded-packed": "full", "unpadded-packed-lora": "lora",
+           "unpadded-packed": "full", "unpadded-packed-lora": "lora", "first-token-last-layer": "full",
+           "first-token-last-layer-lora": "lora", "same-step": "full",
            "heap": "full", "heap-default": "full", "heap-retain": "full"}
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
@@ -171,6 +178,13 @@ def unpadded_batches_own_forward() -> Iterator[None]:
 
     with mock.patch.object(padding_free, "_real_tokens", padded_only):
         yield
+
+
+def whole_last_layer() -> contextlib.AbstractContextManager:
+    """Padding-free blocks entered inside this one leave the sequence classifier's forward as it is, so its last
+    encoder layer runs on every token."""
+    return mock.patch.object(padding_free, "_first_token_classifier_forward",
+                             lambda self, *args, **kwargs: type(self).forward(self, *args, **kwargs))
 
 
 @contextlib.contextmanager
@@ -275,13 +289,18 @@ def main() -> None:
         steps["after"] = lambda indices: tunekit_step(indices, with_copies)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model))
         sides["after"] = lambda: both(with_copies, padding_free_encoders(model))
-    elif change.startswith("unpadded-packed"):
+    elif change.startswith(("unpadded-packed", "first-token-last-layer", "same-step")):
         if method == "lora":
             use_lean_lora_forward(model)
         as_the_loop = OptimizerStep(model, optimizer, 1.0, bf16_working_copies_for_loop(
             model, optimizer, bf16=True, device=torch.device("cpu"), micro_batches_per_step=1))
         steps["before"] = steps["after"] = lambda indices: tunekit_step(indices, as_the_loop)
-        sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), unpadded_batches_own_forward())
+        if change.startswith("unpadded-packed"):
+            sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), unpadded_batches_own_forward())
+        elif change == "same-step":
+            sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
+        else:
+            sides["before"] = lambda: both(as_the_loop, whole_last_layer(), padding_free_encoders(model))
         sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model))
     elif change == "fused-qkv":
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), separate_projections())
@@ -305,16 +324,19 @@ def main() -> None:
             print(milliseconds, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / HEAP_STEPS)
         return
 
-    if change in ("bf16-working-copies", "compiled-rows-adamw") or change.startswith("unpadded-packed"):
+    if change in ("bf16-working-copies", "compiled-rows-adamw") or change.startswith(("unpadded-packed",
+                                                                                      "first-token-last-layer",
+                                                                                      "same-step")):
         retain_freed_memory()  # as the training loop does; the A/Bs before these two ran with glibc's defaults
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection
         with sides["before"]():
             steps["before"](indices)
     for round_ in range(rounds):
+        # both sides run the same block of batches: blocks differ in length, and so in samples/s
+        block = [batches[(10 + position + i) % len(batches)] for i in range(STEPS_PER_BLOCK)]
+        position += STEPS_PER_BLOCK
         for side in ("before", "after") if round_ % 2 == 0 else ("after", "before"):
-            block = [batches[(10 + position + i) % len(batches)] for i in range(STEPS_PER_BLOCK)]
-            position += STEPS_PER_BLOCK
             with sides[side]():
                 started = time.perf_counter()
                 for indices in block:

@@ -52,7 +52,7 @@ def main() -> None:
 
     lengths = np.array([len(ids) for ids in AutoTokenizer.from_pretrained(Path(p["run_dir"]) / "model")(
         texts, truncation=True, max_length=128)["input_ids"]], dtype=np.float64)
-    flops = inference_flops(model, lengths.sum(), (lengths**2).sum())
+    flops = inference_flops(model, lengths.sum(), (lengths**2).sum(), len(lengths))
     out.write_text(json.dumps({
         "texts": len(texts), "batch_size": batch_size, "seconds": round(seconds, 3),
         "texts_per_second": len(texts) / seconds, "real_tokens_per_second": lengths.sum() / seconds,

@@ -169,7 +169,7 @@ def main() -> None:
         print(f"  {name}: {1000 * fixed:.1f} ms fixed + {1e6 * per_token:.1f} µs per real token", flush=True)
     if linears is not None:
         linears.report(n)
-    flops = training_flops(model, tokens.sum(), sum(s[1] for s in steps))
+    flops = training_flops(model, tokens.sum(), sum(s[1] for s in steps), batch_size * n)
     peak = gemm_peak_gflops(torch.bfloat16)
     print(f"  model FLOPs {flops / total / 1e9:.0f} GFLOP/s = MFU {flops / total / 1e9 / peak:.1%} of the bf16 GEMM "
           f"peak measured now ({peak:.0f} GFLOP/s)", flush=True)

@@ -198,15 +198,58 @@ def test_a_batch_without_padding_runs_packed_with_the_same_results(tiny_model_di
 
     own = step()
     packed_layers = []
-    packed_layer = padding_free._packed_layer
-    monkeypatch.setattr(padding_free, "_packed_layer", lambda *args: packed_layers.append(1) or packed_layer(*args))
+
+    def counted(name: str):
+        run = getattr(padding_free, name)
+        return lambda *args: packed_layers.append(name) or run(*args)
+
+    for name in ("_packed_layer", "_first_token_layer"):  # a classifier's last layer is the second
+        monkeypatch.setattr(padding_free, name, counted(name))
     with padding_free_encoders(model):
         packed = step()
-    assert len(packed_layers) == 2  # both layers of the tiny model
+    last = "_packed_layer" if task == "token_classification" else "_first_token_layer"
+    assert packed_layers == ["_packed_layer", last]
     torch.testing.assert_close(packed[0], own[0], rtol=1e-4, atol=1e-5)
     assert len(packed[1]) == len(own[1]) > 0
     for a, b in zip(packed[1], own[1], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _rows_seen_by_each_feed_forward(model, task: str = "classification", train: bool = True) -> list[int]:
+    rows = []
+    handles = [module.register_forward_hook(lambda module, args, output: rows.append(args[0].shape[0]))
+               for name, module in model.named_modules() if name.endswith("intermediate.dense")]
+    with torch.set_grad_enabled(train):
+        model(**random_batch(3))
+    for handle in handles:
+        handle.remove()
+    return rows
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "houlsby"])
+def test_a_sequence_classifiers_last_layer_runs_on_first_tokens_only(tiny_model_dir, method, exact_rows):
+    model = _model(tiny_model_dir, method)
+    real_tokens = int(random_batch(3)["attention_mask"].sum())
+    with padding_free_encoders(model):
+        assert _rows_seen_by_each_feed_forward(model) == [real_tokens, 4]  # 4 examples
+        assert _rows_seen_by_each_feed_forward(model.eval(), train=False) == [real_tokens, 4]
+        bert = next(m for m in model.modules() if type(m).__name__ == "BertModel")
+        with torch.no_grad():  # the encoder called on its own: every position is computed
+            hidden = bert(**random_batch(3)).last_hidden_state
+        assert hidden[:, 1:].abs().sum() > 0
+    token_model = _model(tiny_model_dir, method, "token_classification")
+    with padding_free_encoders(token_model):  # a tagger reads every token
+        assert _rows_seen_by_each_feed_forward(token_model) == [real_tokens, real_tokens]
+
+
+def test_a_hook_on_the_encoder_keeps_the_last_layer_whole(tiny_model_dir, exact_rows):
+    model = _model(tiny_model_dir)
+    outputs = []
+    model.bert.encoder.register_forward_hook(lambda module, args, output: outputs.append(output.last_hidden_state))
+    real_tokens = int(random_batch(3)["attention_mask"].sum())
+    with padding_free_encoders(model):
+        assert _rows_seen_by_each_feed_forward(model) == [real_tokens, real_tokens]
+    assert outputs[-1][:, 1:].abs().sum() > 0
 
 
 def test_hidden_states_asked_for_in_the_config_keep_the_encoders_own_forward(tiny_model_dir):

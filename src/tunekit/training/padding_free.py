@@ -10,6 +10,14 @@ key and value projections, ``attention.output``, ``intermediate`` and ``output``
 them with (LoRA, IA3, bottleneck adapters) runs as before; outputs at real tokens are those of the padded
 forward, and padding positions come out as zeros instead of the values computed there, which no loss reads.
 
+A sequence classifier (``BertForSequenceClassification``) reads only the first token's output of the last
+layer (BERT's pooler). Inside the block its forward tells the encoder so, and the last layer computes keys and
+values for every row (the first token attends to them) but its query, attention output, feed-forward and
+LayerNorms for the first tokens only; the rest of ``last_hidden_state`` comes out as zeros. The logits and
+gradients are the whole layer's (tested). MiniLM-L6 on SST-2 does ~13% less linear-layer work a step. Not when a
+hook on the BERT model, the encoder or the last layer could read the other positions, and not when the encoder
+is called on its own.
+
 The packed row count is rounded up to a multiple of `PACKED_ROWS_MULTIPLE` with a few padding positions, which
 are computed like real tokens (masked as keys, their outputs unread): the matmul library builds and caches a
 kernel per distinct shape, and an exact count per batch means hundreds of shapes (420 MB more peak memory in the
@@ -43,6 +51,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttenti
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.bert.modeling_bert import (
     BertEncoder,
+    BertForSequenceClassification,
     BertIntermediate,
     BertLayer,
     BertOutput,
@@ -68,13 +77,30 @@ def padding_free_encoders(model: nn.Module) -> Iterator[list[BertEncoder]]:
     state dicts and saved weights are unchanged); yields the encoders changed. Blocks nest: an inner block (an
     evaluation inside the training loop's) leaves the encoders as the outer one set them."""
     encoders = [module for module in model.modules() if type(module) is BertEncoder and "forward" not in vars(module)]
+    classifiers = [module for module in model.modules() if type(module) is BertForSequenceClassification
+                   and "forward" not in vars(module) and module.bert.encoder in encoders]
     for encoder in encoders:
         encoder.forward = types.MethodType(padding_free_forward, encoder)
+    for classifier in classifiers:
+        classifier.forward = types.MethodType(_first_token_classifier_forward, classifier)
     try:
         yield encoders
     finally:
-        for encoder in encoders:
-            del encoder.forward
+        for module in (*encoders, *classifiers):
+            del module.forward
+
+
+def _first_token_classifier_forward(self: BertForSequenceClassification, *args, **kwargs):
+    """``BertForSequenceClassification.forward``, whose head reads only the first token's output (BERT's pooler),
+    with its encoder told so for the call: the last layer then computes that token alone (see the module
+    docstring). Not when anything could read the other positions: hooks on the encoder or its model, or hidden
+    states asked for."""
+    encoder = self.bert.encoder
+    encoder.first_token_only = not any(_hooked(module) for module in (self.bert, encoder, encoder.layer[-1]))
+    try:
+        return BertForSequenceClassification.forward(self, *args, **kwargs)
+    finally:
+        encoder.first_token_only = False
 
 
 def padding_free_forward(self: BertEncoder, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
@@ -96,11 +122,22 @@ def padding_free_forward(self: BertEncoder, hidden_states: torch.Tensor, attenti
 
     attention_kwargs = {k: v for k, v in kwargs.items() if k == "position_ids"}
     packed = _pack(hidden_states, index)
-    for layer in self.layer:
+    first_token_only = getattr(self, "first_token_only", False) and bool(real[:, 0].all())
+    layers = list(self.layer)
+    for layer in layers[:-1] if first_token_only else layers:
         arguments = (layer, packed, unpack, index, attention_mask, attention_kwargs, (batch, length))
         packed = (run_checkpointed(layer, _packed_layer, *arguments) if is_checkpointed(layer)
                   else _packed_layer(*arguments))
-    return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=unpack(packed))
+    if not first_token_only:
+        return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=unpack(packed))
+    counts = real.sum(dim=1)
+    arguments = (layers[-1], packed, unpack, counts.cumsum(0) - counts, attention_mask, attention_kwargs,
+                 (batch, length))
+    firsts = (run_checkpointed(layers[-1], _first_token_layer, *arguments) if is_checkpointed(layers[-1])
+              else _first_token_layer(*arguments))
+    last_hidden_state = firsts.new_zeros(batch, length, width)  # only position 0 is computed, and only it is read
+    last_hidden_state[:, 0] = firsts
+    return BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=last_hidden_state)
 
 
 def _packed_positions(real: torch.Tensor) -> torch.Tensor:
@@ -168,14 +205,46 @@ def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torc
     context, _ = attend(attention, query, key, value, attention_mask,
                         dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
                         **attention_kwargs)
-    context = _pack(context.reshape(batch, length, -1), index)
+    return _after_attention(layer, _pack(context.reshape(batch, length, -1), index), packed, fused_ops)
+
+
+def _first_token_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torch.Tensor], torch.Tensor],
+                       first_rows: torch.Tensor, attention_mask: torch.Tensor | None, attention_kwargs: dict,
+                       padded_shape: tuple[int, int]) -> torch.Tensor:
+    """The last ``BertLayer`` when only each example's first token is read: keys and values for every row of
+    ``packed``, everything else for the ``first_rows`` ``(batch,)`` alone; returns ``(batch, hidden)``."""
+    attention = layer.attention.self
+    batch, length = padded_shape
+    shape = (batch, length, attention.num_attention_heads, attention.attention_head_size)
+    fused_ops = _fused_inference(layer, packed)
+    firsts = packed.index_select(0, first_rows)
+    if FUSE_QKV and all(_plain_linear(p) for p in (attention.query, attention.key, attention.value)):
+        project = fused_linear.linear if fused_ops else nn.functional.linear
+        key_value = unpack(project(packed, torch.cat([attention.key.weight, attention.value.weight]),
+                                   torch.cat([attention.key.bias, attention.value.bias])))
+        key, value = (key_value.view(batch, length, 2, *shape[2:])[:, :, i].transpose(1, 2) for i in range(2))
+        query = project(firsts, attention.query.weight, attention.query.bias)
+    else:
+        key, value = (unpack(p(packed)).view(shape).transpose(1, 2) for p in (attention.key, attention.value))
+        query = attention.query(firsts)
+    query = query.view(batch, 1, *shape[2:]).transpose(1, 2)
+    attend = attention_function(attention, query)
+    context, _ = attend(attention, query, key, value, None if attention_mask is None else attention_mask[:, :, :1],
+                        dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
+                        **attention_kwargs)
+    return _after_attention(layer, context.reshape(batch, -1), firsts, fused_ops)
+
+
+def _after_attention(layer: BertLayer, context: torch.Tensor, residual: torch.Tensor, fused_ops: bool) -> torch.Tensor:
+    """The layer's attention output projection, residual LayerNorm and feed-forward sub-layers on ``context``
+    ``(rows, hidden)`` with the layer input's ``residual`` rows."""
     if fused_ops:  # the eval-mode sub-layers (dropout is the identity) with their GELU and residual adds fused
         hidden = layer.attention.output.LayerNorm(fused_linear.linear_add(context, layer.attention.output.dense,
-                                                                          packed))
+                                                                          residual))
         intermediate = fused_linear.linear_activation(hidden, layer.intermediate.dense,
                                                       layer.intermediate.intermediate_act_fn)
         return layer.output.LayerNorm(fused_linear.linear_add(intermediate, layer.output.dense, hidden))
-    hidden = layer.attention.output(context, packed)
+    hidden = layer.attention.output(context, residual)
     return layer.output(layer.intermediate(hidden), hidden)
 
 
@@ -200,9 +269,13 @@ def _plain_linear(module: nn.Module) -> bool:
 
 def _attached(module: nn.Module) -> bool:
     """Whether anything a fused call would skip is attached to ``module`` (hooks, a replaced forward)."""
+    return _hooked(module) or "forward" in vars(module)
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether a hook, the module's own or a global one, could see ``module``'s inputs or outputs."""
     return any((module._forward_hooks, module._forward_pre_hooks, module._backward_hooks, module._backward_pre_hooks,
-                "forward" in vars(module), nn.modules.module._global_forward_hooks,
-                nn.modules.module._global_forward_pre_hooks))
+                nn.modules.module._global_forward_hooks, nn.modules.module._global_forward_pre_hooks))
 
 
 def attention_function(attention: nn.Module, query: torch.Tensor) -> Callable:
