@@ -14,7 +14,9 @@ included. CHANGE:
 - ``fused-linear``: the padding-free layers with their GELU and residual adds fused into the matmuls
   (`tunekit.inference.fused_linear`) against the same layers unfused;
 - ``inference-attention``: the padding-free layers attending with `inference_attention` against the model's own
-  function (SDPA).
+  function (SDPA);
+- ``first-token-last-layer``: the classifier's last layer computed for each text's first token only (its keys and
+  values for every token) against the whole layer.
 
 Each change is measured with the changes above it in place and those below it undone on both sides.
 
@@ -35,7 +37,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from speed_ab import both, sdpa_attention_dropout
+from speed_ab import both, sdpa_attention_dropout, whole_last_layer
 from speed_train import sst2_dev
 from tunekit.inference import batch
 from tunekit.inference.predictor import Predictor
@@ -74,6 +76,7 @@ UNDO: dict[str, Callable[[Predictor], contextlib.AbstractContextManager]] = {
     "bf16-model": linear_weights_only,
     "fused-linear": unfused,
     "inference-attention": models_own_attention,
+    "first-token-last-layer": lambda predictor: whole_last_layer(),
 }
 
 
