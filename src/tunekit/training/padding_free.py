@@ -100,7 +100,7 @@ def _first_token_classifier_forward(self: BertForSequenceClassification, *args, 
     try:
         return BertForSequenceClassification.forward(self, *args, **kwargs)
     finally:
-        encoder.first_token_only = False
+        del encoder.first_token_only
 
 
 def padding_free_forward(self: BertEncoder, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
