@@ -324,10 +324,9 @@ def main() -> None:
             print(milliseconds, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / HEAP_STEPS)
         return
 
-    if change in ("bf16-working-copies", "compiled-rows-adamw") or change.startswith(("unpadded-packed",
-                                                                                      "first-token-last-layer",
-                                                                                      "same-step")):
-        retain_freed_memory()  # as the training loop does; the A/Bs before these two ran with glibc's defaults
+    if change.startswith(("bf16-working-copies", "compiled-rows-adamw", "unpadded-packed", "first-token-last-layer",
+                          "same-step")):
+        retain_freed_memory()  # as the training loop does; the A/Bs listed above these ran with glibc's defaults
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection
         with sides["before"]():

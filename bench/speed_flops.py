@@ -78,16 +78,27 @@ def first_token_weights(model: nn.Module) -> tuple[int, int]:
         return 0, 0
     linears = [(name.split("."), module) for name, module in model.named_modules()
                if isinstance(module, nn.Linear) and "original_module" not in name]
-    indices = [int(parts[i + 1]) for parts, _ in linears for i in range(len(parts) - 1) if parts[i] == "layer"
-               and parts[i + 1].isdigit()]
-    last = str(max(indices))
+    layer_of = {id(module): _layer_index(parts) for parts, module in linears}
+    last = max(index for index in layer_of.values() if index is not None)
     total = trainable = 0
     for parts, module in linears:
-        in_last_layer = any(parts[i] == "layer" and parts[i + 1] == last for i in range(len(parts) - 1))
-        if in_last_layer and not KEY_VALUE & set(parts):
+        if layer_of[id(module)] == last and not KEY_VALUE & set(parts):
             total += module.weight.numel()
             trainable += module.weight.numel() if module.weight.requires_grad else 0
     return total, trainable
+
+
+def _layer_index(parts: list[str]) -> int | None:
+    """The encoder layer a module path (``…layer.5.…``, split at dots) lies in, or None."""
+    return next((int(parts[i + 1]) for i in range(len(parts) - 1) if parts[i] == "layer" and parts[i + 1].isdigit()),
+                None)
+
+
+def _attended(model: nn.Module, tokens: float, squared_lengths: float, first_token_only: bool) -> float:
+    """Query–key pairs summed over layers: every token's query in each layer (each example's squared length), but
+    one query per example in the last layer of a first-token classifier (its length)."""
+    layers = model.config.num_hidden_layers
+    return squared_lengths * (layers - 1) + tokens if first_token_only else squared_lengths * layers
 
 
 def training_flops(model: nn.Module, tokens: float, squared_lengths: float, examples: float) -> float:
@@ -97,10 +108,9 @@ def training_flops(model: nn.Module, tokens: float, squared_lengths: float, exam
     keys and values of every token: one query per example, 4·s·h attention FLOPs per example."""
     total, trainable = linear_weights(model)
     last_total, last_trainable = first_token_weights(model)
-    layers, hidden = model.config.num_hidden_layers, model.config.hidden_size
-    attended = squared_lengths * layers if not last_total else squared_lengths * (layers - 1) + tokens
     linear = (4 * total + 2 * trainable) * tokens - (4 * last_total + 2 * last_trainable) * (tokens - examples)
-    return float(linear + 3 * 4 * hidden * attended)  # attention: forward 4·s·h per query token, backward twice
+    attention = 3 * 4 * model.config.hidden_size * _attended(model, tokens, squared_lengths, last_total > 0)
+    return float(linear + attention)  # attention: forward 4·s·h per query token, backward twice that
 
 
 def inference_flops(model: nn.Module, tokens: float, squared_lengths: float, examples: float) -> float:
@@ -108,9 +118,8 @@ def inference_flops(model: nn.Module, tokens: float, squared_lengths: float, exa
     `training_flops`)."""
     total, _ = linear_weights(model)
     last_total, _ = first_token_weights(model)
-    layers, hidden = model.config.num_hidden_layers, model.config.hidden_size
-    attended = squared_lengths * layers if not last_total else squared_lengths * (layers - 1) + tokens
-    return float(2 * total * tokens - 2 * last_total * (tokens - examples) + 4 * hidden * attended)
+    attention = 4 * model.config.hidden_size * _attended(model, tokens, squared_lengths, last_total > 0)
+    return float(2 * total * tokens - 2 * last_total * (tokens - examples) + attention)
 
 
 class TokenCounter:

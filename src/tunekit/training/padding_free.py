@@ -201,10 +201,7 @@ def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torc
         query, key, value = (fused[:, :, i].transpose(1, 2) for i in range(3))
     else:
         query, key, value = (unpack(p(packed)).view(shape).transpose(1, 2) for p in projections)
-    attend = attention_function(attention, query)
-    context, _ = attend(attention, query, key, value, attention_mask,
-                        dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
-                        **attention_kwargs)
+    context = _attend(attention, query, key, value, attention_mask, attention_kwargs)
     return _after_attention(layer, _pack(context.reshape(batch, length, -1), index), packed, fused_ops)
 
 
@@ -228,11 +225,19 @@ def _first_token_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[
         key, value = (unpack(p(packed)).view(shape).transpose(1, 2) for p in (attention.key, attention.value))
         query = attention.query(firsts)
     query = query.view(batch, 1, *shape[2:]).transpose(1, 2)
-    attend = attention_function(attention, query)
-    context, _ = attend(attention, query, key, value, None if attention_mask is None else attention_mask[:, :, :1],
-                        dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
-                        **attention_kwargs)
+    first_query_mask = None if attention_mask is None else attention_mask[:, :, :1]
+    context = _attend(attention, query, key, value, first_query_mask, attention_kwargs)
     return _after_attention(layer, context.reshape(batch, -1), firsts, fused_ops)
+
+
+def _attend(attention: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+            attention_mask: torch.Tensor | None, attention_kwargs: dict) -> torch.Tensor:
+    """``attention``'s scaled dot-product attention through `attention_function`, with its dropout in training;
+    returns ``(batch, queries, heads, head_dim)``."""
+    context, _ = attention_function(attention, query)(
+        attention, query, key, value, attention_mask, dropout=attention.dropout.p if attention.training else 0.0,
+        scaling=attention.scaling, **attention_kwargs)
+    return context
 
 
 def _after_attention(layer: BertLayer, context: torch.Tensor, residual: torch.Tensor, fused_ops: bool) -> torch.Tensor:
