@@ -84,6 +84,7 @@ def add_ratios(run: dict) -> None:
     for r in run["training"].values():
         r["mfu_bf16_peak"] = r["model_tflops_per_second"] * 1e3 / peak["bf16_gflops"]
         r["mfu_fp32_peak"] = r["model_tflops_per_second"] * 1e3 / peak["fp32_gflops"]
+        r["mfu"] = r[f"mfu_{precision(r)}_peak"]
     for method in ("full", "lora"):
         ours = run["training"].get(f"tunekit-{method}")
         for baseline in ("trainer-seeds", "trainer-best"):
@@ -95,6 +96,18 @@ def add_ratios(run: dict) -> None:
         ours, other = run["inference"].get(f"tunekit-batch{batch}"), run["inference"].get(f"pipeline-batch{batch}")
         if ours and other:
             ours["speedup_vs_pipeline"] = ours["texts_per_second"] / other["texts_per_second"]
+
+
+def precision(result: dict) -> str:
+    """What a system's matmuls ran in; runs before 2026-12-07 did not say, and their MFU was taken against the bf16
+    peak for every system."""
+    return result.get("precision", "bf16")
+
+
+def mfu(result: dict, peak: dict) -> str:
+    """Model FLOPs utilisation against the GEMM peak of the precision the system ran in, that peak named."""
+    return f"{result['model_tflops_per_second'] * 1e3 / peak[f'{precision(result)}_gflops']:.1%} " \
+           f"({precision(result)} peak)"
 
 
 def git_revision() -> str:
@@ -182,17 +195,18 @@ def _time(seconds: float | None) -> str:
 
 def render_run(run: dict) -> list[str]:
     s, peak = run["settings"], run["gemm_peak"]
+    compute = peak.get("compute_precision", "bf16")
     lines = [f"Command: `{run['command']}` — measured {run['date']} on {run['machine']} (revision {run['revision']}); "
              f"{s['n_train']} SST-2 training examples"
              + (f" ({s['seeds_n_train']} of them for trainer-seeds)" if s.get("seeds_n_train") else "")
              + f", {s['epochs']} epoch, batch {s['batch_size']}, seed {s['seed']}, "
              f"validation on GLUE dev ({s['n_texts'] or 872} texts for inference). GEMM peak measured in the same "
              f"run at {peak['threads']} threads: **bf16 {peak['bf16_gflops']:.0f} GFLOP/s, fp32 "
-             f"{peak['fp32_gflops']:.0f} GFLOP/s**; bf16 GEMMs at the shapes of a batch-16 MiniLM step: "
-             + ", ".join(f"{k} {v:.0f}" for k, v in peak.get("bf16_gflops_at_model_shapes", {}).items())
+             f"{peak['fp32_gflops']:.0f} GFLOP/s**; {compute} GEMMs at the shapes of a batch-16 MiniLM step: "
+             + ", ".join(f"{k} {v:.0f}" for k, v in peak.get(f"{compute}_gflops_at_model_shapes", {}).items())
              + " GFLOP/s." + (f" tunekit and trainer-best ran {s['repeats']} times each, alternating: the row is the "
                               "median run, every run's samples/s in brackets." if s.get("repeats", 1) > 1 else ""), "",
-             "| training | samples/s | real tokens/s | padded tokens/s | padding | MFU (bf16 peak) | "
+             "| training | samples/s | real tokens/s | padded tokens/s | padding | MFU (of its precision's peak) | "
              f"time to {s['target_accuracy']:.2f} dev acc. | final dev acc. | peak RSS | tunekit speed-up |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, r in run["training"].items():
@@ -200,7 +214,7 @@ def render_run(run: dict) -> list[str]:
         runs = r.get("samples_per_second_of_runs", [])
         each = f" ({', '.join(f'{v:.1f}' for v in runs)})" if len(runs) > 1 else ""
         lines.append(f"| {name} | {r['samples_per_second']:.1f}{each} | {r['real_tokens_per_second']:.0f} | "
-                     f"{r['padded_tokens_per_second']:.0f} | {r['padding_fraction']:.0%} | {r['mfu_bf16_peak']:.1%} | "
+                     f"{r['padded_tokens_per_second']:.0f} | {r['padding_fraction']:.0%} | {mfu(r, peak)} | "
                      f"{_time(r['time_to_target_seconds'])} | {r['final_dev_accuracy']:.4f} | "
                      f"{r['peak_rss_mb']} MB | {speedup} |")
     if run.get("memory"):
@@ -212,23 +226,24 @@ def render_run(run: dict) -> list[str]:
             lines.append(f"| {name.removesuffix('-checkpointed')} | {'on' if 'checkpointed' in name else 'off'} | "
                          f"{r['samples_per_second']:.1f} | {r['peak_rss_mb']} MB |")
     if run["inference"]:
-        lines += ["", "| inference | batch | texts/s | MFU (bf16 peak) | dev acc. | peak RSS | tunekit speed-up |",
+        lines += ["", "| inference | batch | texts/s | MFU (of its precision's peak) | dev acc. | peak RSS | "
+                  "tunekit speed-up |",
                   "|---|---:|---:|---:|---:|---:|---|"]
         for name, r in run["inference"].items():
             speedup = f"{r['speedup_vs_pipeline']:.2f}× vs pipeline" if "speedup_vs_pipeline" in r else ""
             lines.append(f"| {name.rsplit('-batch', 1)[0]} | {r['batch_size']} | {r['texts_per_second']:.1f} | "
-                         f"{r['model_tflops_per_second'] * 1e3 / peak['bf16_gflops']:.1%} | "
+                         f"{mfu(r, peak)} | "
                          f"{r['dev_accuracy']:.4f} | {r['peak_rss_mb']} MB | {speedup} |")
     return lines
 
 
 def render_tagged(tagged: dict) -> list[str]:
-    lines = ["| figure | revision | system | samples/s | MFU (bf16 peak) | final dev acc. | peak RSS |",
+    lines = ["| figure | revision | system | samples/s | MFU (of its precision's peak) | final dev acc. | peak RSS |",
              "|---|---|---|---:|---:|---:|---:|"]
     for tag, run in tagged.items():
         for name, r in run["training"].items():
             lines.append(f"| {tag} | {run['revision']} | {name} | {r['samples_per_second']:.1f} | "
-                         f"{r['mfu_bf16_peak']:.1%} | {r['final_dev_accuracy']:.4f} | {r['peak_rss_mb']} MB |")
+                         f"{mfu(r, run['gemm_peak'])} | {r['final_dev_accuracy']:.4f} | {r['peak_rss_mb']} MB |")
         for name, r in run["inference"].items():
             lines.append(f"| {tag} | {run['revision']} | {name} (texts/s) | {r['texts_per_second']:.1f} | "
                          f"| {r['dev_accuracy']:.4f} | {r['peak_rss_mb']} MB |")
@@ -239,6 +254,8 @@ def render_table(results: dict) -> str:
     lines = [TABLE_START, ""]
     titles = {"full-all": "Full run", "full-full": "Full run: full fine-tuning",
               "full-lora": "Full run: LoRA, inference", "quick-all": "Quick run"}
+    titles |= {f"{key}-fp32": f"{title}, on a CPU without native bf16 (every system in fp32)"
+               for key, title in titles.items()}
     for key, title in titles.items():
         if key in results:
             lines += [f"### {title}", "", *render_run(results[key]), ""]
@@ -281,7 +298,9 @@ def main() -> None:
         if args.tag:
             results.setdefault("tagged", {})[args.tag] = run
         else:
-            results[f"{mode}-{args.part}"] = run
+            # a host without native bf16 keeps its own tables: its systems run fp32, another comparison
+            fp32 = run["gemm_peak"].get("compute_precision") == "fp32"
+            results[f"{mode}-{args.part}" + ("-fp32" if fp32 else "")] = run
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(results, indent=2) + "\n")
     write_docs_section(TABLE_START, TABLE_END, render_table(results), "## Speed (issue 4)")

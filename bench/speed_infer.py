@@ -22,24 +22,26 @@ from speed_flops import inference_flops
 from speed_train import sst2_dev
 
 
-def predict_tunekit(run_dir: Path, texts: list[str], batch_size: int) -> tuple[list[int], torch.nn.Module, float]:
+def predict_tunekit(run_dir: Path, texts: list[str],
+                    batch_size: int) -> tuple[list[int], torch.nn.Module, float, bool]:
     from tunekit.inference.predictor import Predictor
 
     predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size)
     predictor.predict(texts[-batch_size:][:64])
     started = time.perf_counter()
     labels = predictor.predict(texts)
-    return [int(x) for x in labels], predictor.model, time.perf_counter() - started
+    return [int(x) for x in labels], predictor.model, time.perf_counter() - started, predictor.bf16
 
 
-def predict_pipeline(run_dir: Path, texts: list[str], batch_size: int) -> tuple[list[int], torch.nn.Module, float]:
+def predict_pipeline(run_dir: Path, texts: list[str],
+                     batch_size: int) -> tuple[list[int], torch.nn.Module, float, bool]:
     from transformers import pipeline
 
     classify = pipeline("text-classification", model=str(run_dir / "model"), device="cpu")
     classify(texts[-batch_size:][:64], batch_size=batch_size)
     started = time.perf_counter()
     outputs = classify(texts, batch_size=batch_size)
-    return [int(o["label"]) for o in outputs], classify.model, time.perf_counter() - started
+    return [int(o["label"]) for o in outputs], classify.model, time.perf_counter() - started, False  # fp32
 
 
 def main() -> None:
@@ -47,7 +49,7 @@ def main() -> None:
     dev = sst2_dev(p.get("n_texts"))
     texts, batch_size = dev.texts, p["batch_size"]
     run = {"tunekit": predict_tunekit, "pipeline": predict_pipeline}[system]
-    predicted, model, seconds = run(Path(p["run_dir"]), texts, batch_size)
+    predicted, model, seconds, bf16 = run(Path(p["run_dir"]), texts, batch_size)
     from transformers import AutoTokenizer
 
     lengths = np.array([len(ids) for ids in AutoTokenizer.from_pretrained(Path(p["run_dir"]) / "model")(
@@ -58,7 +60,7 @@ def main() -> None:
         "texts_per_second": len(texts) / seconds, "real_tokens_per_second": lengths.sum() / seconds,
         "model_tflops_per_second": flops / seconds / 1e12,
         "dev_accuracy": float(np.mean(np.array(predicted) == np.array([int(x) for x in dev.labels]))),
-        "threads": torch.get_num_threads()}, indent=2))
+        "threads": torch.get_num_threads(), "precision": "bf16" if bf16 else "fp32"}, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 
 SYSTEM is ``tunekit``, ``trainer-seeds`` (Hugging Face Trainer as the seeds use it: ``padding="max_length"``,
 max_length 128, fp32) or ``trainer-best`` (Trainer at its best settings for this CPU: dynamic padding to a
-multiple of 8, length-grouped sampling, bf16 autocast, fused AdamW). All three start from the same weights
+multiple of 8, length-grouped sampling, fused AdamW, and bf16 autocast where the CPU runs bf16 natively; on a CPU
+without AVX512-BF16 or AMX, bf16 matmuls are emulated ~100× slower than fp32, so its best setting there is fp32,
+the precision tunekit's ``train.bf16: auto`` picks too). All three start from the same weights
 (``tunekit.run.model_io.build_model`` with the same seed, LoRA applied the same way) and train on the same
 examples with the same batch size, epochs, learning rate, warmup, weight decay and clipping.
 
@@ -29,6 +31,7 @@ from speed_flops import TokenCounter, training_flops
 from tunekit.config.schema import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
 from tunekit.data.examples import LabeledTexts
 from tunekit.data.prepare import DataSplits, load_labeled, make_splits
+from tunekit.training.precision import cpu_has_native_bf16, resolve_bf16
 from tunekit.training.schedule import resolve_warmup_steps
 
 SST2 = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "sst2"
@@ -166,7 +169,7 @@ def train_hf_trainer(p: dict, splits: DataSplits, best: bool) -> tuple[torch.nn.
         learning_rate=options.learning_rate, weight_decay=options.weight_decay, warmup_steps=options.warmup_steps,
         lr_scheduler_type="linear", max_grad_norm=options.max_grad_norm, logging_steps=options.log_every_steps,
         eval_strategy="steps", eval_steps=p["eval_every"],
-        bf16=best, train_sampling_strategy="group_by_length" if best else "random")
+        bf16=best and cpu_has_native_bf16(), train_sampling_strategy="group_by_length" if best else "random")
     trainer = Trainer(
         model=model, args=args, train_dataset=dataset(splits.train, {} if best else {"padding": "max_length"}),
         # evaluation is untimed: dynamic padding there only saves wall time (masked padding changes no prediction)
@@ -178,7 +181,7 @@ def train_hf_trainer(p: dict, splits: DataSplits, best: bool) -> tuple[torch.nn.
     return model, clock, counter
 
 
-def summarise(model: torch.nn.Module, clock: TrainingClock, counter: TokenCounter, p: dict) -> dict:
+def summarise(model: torch.nn.Module, clock: TrainingClock, counter: TokenCounter, p: dict, bf16: bool) -> dict:
     seconds = clock.training_seconds()
     reached = [e for e in clock.evaluations if e["dev_accuracy"] >= p["target_accuracy"]]
     return {
@@ -194,6 +197,7 @@ def summarise(model: torch.nn.Module, clock: TrainingClock, counter: TokenCounte
         "time_to_target_seconds": reached[0]["training_seconds"] if reached else None,
         "evaluations": clock.evaluations,
         "threads": torch.get_num_threads(),
+        "precision": "bf16" if bf16 else "fp32",  # what its matmuls ran in: MFU is against that precision's peak
     }
 
 
@@ -201,12 +205,13 @@ def main() -> None:
     system, p, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
     splits = load_sst2(p["n_train"], p.get("n_dev"), p["seed"])
     if system == "tunekit":
-        trained = train_tunekit(p, splits)
+        trained, bf16 = train_tunekit(p, splits), resolve_bf16(run_config(p).train.bf16, torch.device("cpu"))
     elif system in ("trainer-seeds", "trainer-best"):
         trained = train_hf_trainer(p, splits, best=system == "trainer-best")
+        bf16 = system == "trainer-best" and cpu_has_native_bf16()
     else:
         raise SystemExit(f"unknown system {system}")
-    out.write_text(json.dumps(summarise(*trained, p), indent=2))
+    out.write_text(json.dumps(summarise(*trained, p, bf16), indent=2))
 
 
 if __name__ == "__main__":
