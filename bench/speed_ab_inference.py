@@ -16,7 +16,9 @@ included. CHANGE:
 - ``inference-attention``: the padding-free layers attending with `inference_attention` against the model's own
   function (SDPA);
 - ``first-token-last-layer``: the classifier's last layer computed for each text's first token only (its keys and
-  values for every token) against the whole layer.
+  values for every token) against the whole layer;
+- ``kept-concatenation``: the packed layers' concatenated query, key and value weights kept between calls
+  (`padding_free._concatenated`) against concatenating them on every call.
 
 Each change is measured with the changes above it in place and those below it undone on both sides.
 
@@ -70,6 +72,12 @@ def models_own_attention(predictor: Predictor) -> contextlib.AbstractContextMana
     return sdpa_attention_dropout()
 
 
+def concatenated_every_call(predictor: Predictor) -> contextlib.AbstractContextManager:
+    """Inside the block, the packed layers concatenate their projection weights on every call."""
+    return mock.patch.object(padding_free, "_concatenated", lambda linears: (
+        torch.cat([linear.weight for linear in linears]), torch.cat([linear.bias for linear in linears])))
+
+
 # each change undone inside its block; a change is measured with every change above it in place, none below
 UNDO: dict[str, Callable[[Predictor], contextlib.AbstractContextManager]] = {
     "packed-inference": padded_encoders,
@@ -77,6 +85,7 @@ UNDO: dict[str, Callable[[Predictor], contextlib.AbstractContextManager]] = {
     "fused-linear": unfused,
     "inference-attention": models_own_attention,
     "first-token-last-layer": lambda predictor: whole_last_layer(),
+    "kept-concatenation": concatenated_every_call,
 }
 
 

@@ -1,6 +1,7 @@
 """Where a training step's time goes: per phase, and how much of it is fixed per step rather than per token.
 
-MiniLM-L6 on the speed benchmark's SST-2 examples, bf16 autocast, tunekit's batches and collate, STEPS timed
+MiniLM-L6 on the speed benchmark's SST-2 examples, bf16 autocast where the CPU runs bf16 natively (else fp32, as
+tunekit's ``train.bf16: auto``), tunekit's batches and collate, STEPS timed
 steps after 10 warm-up steps. A diagnostic next to bench/speed_benchmarks.py, not a comparison.
 
     python bench/speed_step_profile.py fused full 2 fast 120        # MODE METHOD THREADS [DROPOUT] [STEPS] [BATCH]
@@ -40,6 +41,7 @@ from tunekit.training.loop import epoch_batches
 from tunekit.training.optimizer import build_optimizer
 from tunekit.training.optimizer_step import OptimizerStep
 from tunekit.training.padding_free import padding_free_encoders
+from tunekit.training.precision import cpu_has_native_bf16
 
 PHASES = ("collate", "forward", "backward", "clip", "optimizer", "zero_grad")  # tunekit: clip is inside optimizer
 
@@ -93,6 +95,7 @@ def main() -> None:
     batch_size = int(sys.argv[6]) if len(sys.argv) > 6 else 16
     p = {"model": "minilm-l6", "batch_size": batch_size, "seed": 0, "method": method, "learning_rate": 1e-4,
          "n_train": 4000, "epochs": 1, "eval_every": 50, "target_accuracy": 0.85}
+    bf16 = cpu_has_native_bf16()  # as tunekit's `train.bf16: auto`: bf16 autocast only where the CPU runs it natively
     splits = load_sst2(4000, 64, 0)
     model, model_dir = build_model(run_config(p), splits.label_map)
     dropout = sys.argv[4] if len(sys.argv) > 4 else "torch"
@@ -105,7 +108,7 @@ def main() -> None:
     if mode.startswith("tunekit"):
         retain_freed_memory()
         optimizer = build_optimizer(model, 1e-4, 0.01)
-        working_copies = bf16_working_copies_for_loop(model, optimizer, bf16=True, device=torch.device("cpu"),
+        working_copies = bf16_working_copies_for_loop(model, optimizer, bf16=bf16, device=torch.device("cpu"),
                                                       micro_batches_per_step=1)
         clip_and_step = OptimizerStep(model, optimizer, 1.0, working_copies)
         forward = clip_and_step.forward
@@ -126,7 +129,7 @@ def main() -> None:
         marks = [time.perf_counter()]
         batch = collate(encoded, indices, tokenizer.pad_token_id)
         marks.append(time.perf_counter())
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = forward(model, batch).logits
         loss = F.cross_entropy(logits.float(), targets[indices])
         marks.append(time.perf_counter())
@@ -170,8 +173,9 @@ def main() -> None:
     if linears is not None:
         linears.report(n)
     flops = training_flops(model, tokens.sum(), sum(s[1] for s in steps), batch_size * n)
-    peak = gemm_peak_gflops(torch.bfloat16)
-    print(f"  model FLOPs {flops / total / 1e9:.0f} GFLOP/s = MFU {flops / total / 1e9 / peak:.1%} of the bf16 GEMM "
+    peak = gemm_peak_gflops(torch.bfloat16 if bf16 else torch.float32)
+    print(f"  model FLOPs {flops / total / 1e9:.0f} GFLOP/s = MFU {flops / total / 1e9 / peak:.1%} of the "
+          f"{'bf16' if bf16 else 'fp32'} GEMM "
           f"peak measured now ({peak:.0f} GFLOP/s)", flush=True)
 
 

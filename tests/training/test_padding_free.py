@@ -346,3 +346,36 @@ def test_bf16_cpu_inference_attends_explicitly_and_anything_else_through_the_mod
         assert attention_function(attention, query) is inference_attention
         assert attention_function(attention, query.float()) is not inference_attention
     assert attention_function(attention, query) is not inference_attention  # autograd on (explanations)
+
+
+def test_inference_reuses_the_concatenated_projections_until_a_weight_changes(tiny_model_dir):
+    model = _model(tiny_model_dir).eval()
+    batch = random_batch(3)
+    calls = []
+    concatenate = torch.cat
+
+    def counted(tensors, *args, **kwargs):
+        if any(isinstance(tensor, torch.nn.Parameter) for tensor in tensors):
+            calls.append(len(tensors))  # a concatenation of weights or biases
+        return concatenate(tensors, *args, **kwargs)
+
+    with padding_free_encoders(model), torch.no_grad():
+        first = model(**batch).logits
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(torch, "cat", counted)
+            again = model(**batch).logits
+        assert calls == []  # every layer's kept concatenation reused
+        model.train()  # with autograd the weights are concatenated on every call: the counting sees them
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(torch, "cat", counted)
+            with torch.enable_grad():
+                model(**batch)
+        model.eval()
+        assert calls and set(calls) <= {2, 3}
+        model.bert.encoder.layer[0].attention.self.key.weight.mul_(0.5)  # changed in place: a stale copy would hide it
+        changed = model(**batch).logits
+    torch.testing.assert_close(again, first)
+    with torch.no_grad():
+        expected = model(**batch).logits  # the encoders' own forward, on the changed weight
+    torch.testing.assert_close(changed, expected, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(changed, first)

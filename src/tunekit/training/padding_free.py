@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+import weakref
 from collections.abc import Callable, Iterator
 
 import torch
@@ -194,10 +195,8 @@ def _packed_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[[torc
     fused_ops = _fused_inference(layer, packed)
     if FUSE_QKV and all(_plain_linear(p) for p in projections):
         # one (tokens, 3·hidden) matmul instead of three: a third of the calls, casts and unpacks
-        weight = torch.cat([p.weight for p in projections])
-        bias = torch.cat([p.bias for p in projections])
         project = fused_linear.linear if fused_ops else nn.functional.linear
-        fused = unpack(project(packed, weight, bias)).view(batch, length, 3, *shape[2:])
+        fused = unpack(project(packed, *_concatenated(projections))).view(batch, length, 3, *shape[2:])
         query, key, value = (fused[:, :, i].transpose(1, 2) for i in range(3))
     else:
         query, key, value = (unpack(p(packed)).view(shape).transpose(1, 2) for p in projections)
@@ -217,8 +216,7 @@ def _first_token_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[
     firsts = packed.index_select(0, first_rows)
     if FUSE_QKV and all(_plain_linear(p) for p in (attention.query, attention.key, attention.value)):
         project = fused_linear.linear if fused_ops else nn.functional.linear
-        key_value = unpack(project(packed, torch.cat([attention.key.weight, attention.value.weight]),
-                                   torch.cat([attention.key.bias, attention.value.bias])))
+        key_value = unpack(project(packed, *_concatenated((attention.key, attention.value))))
         key, value = (key_value.view(batch, length, 2, *shape[2:])[:, :, i].transpose(1, 2) for i in range(2))
         query = project(firsts, attention.query.weight, attention.query.bias)
     else:
@@ -228,6 +226,26 @@ def _first_token_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[
     first_query_mask = None if attention_mask is None else attention_mask[:, :, :1]
     context = _attend(attention, query, key, value, first_query_mask, attention_kwargs)
     return _after_attention(layer, context.reshape(batch, -1), firsts, fused_ops)
+
+
+def _concatenated(linears: tuple[nn.Linear, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights and the biases of ``linears``, concatenated along their outputs. With autograd they are
+    concatenated on every call (gradients flow back to each weight). Without it (inference, evaluation) the
+    concatenation is kept and reused until a weight or bias is replaced or changed in place: at batch 1 a fresh
+    concatenation of MiniLM's query, key and value weights costs about as much as their matmul."""
+    tensors = [tensor for linear in linears for tensor in (linear.weight, linear.bias)]
+    if torch.is_grad_enabled() or any(tensor.is_inference() for tensor in tensors):  # no version counter to check
+        return torch.cat(tensors[0::2]), torch.cat(tensors[1::2])
+    key = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
+    kept = _CONCATENATED.get(linears[0])
+    if kept is None or kept[0] != key:
+        kept = key, torch.cat(tensors[0::2]), torch.cat(tensors[1::2])
+        _CONCATENATED[linears[0]] = kept
+    return kept[1], kept[2]
+
+
+# first linear → (identity of the tensors concatenated, weight, bias); entries go with their modules
+_CONCATENATED: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
 
 
 def _attend(attention: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
