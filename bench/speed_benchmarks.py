@@ -33,6 +33,7 @@ from tunekit.errors import ModelUnavailableError
 from tunekit.models.resolve import resolve_model
 
 RESULTS = ROOT / "bench" / "results" / "speed.json"
+RUN_DIR = ROOT / "bench" / "runs" / "sst2-full"  # the finished run inference is measured on, by default
 TABLE_START, TABLE_END = "<!-- speed-table:start -->", "<!-- speed-table:end -->"
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}  # tunekit's defaults for a 384-wide encoder, given to every system
 MODES = {
@@ -182,6 +183,16 @@ def missing_prerequisite(only: list[str] | None, mode_name: str, run_dir: Path) 
     return None
 
 
+def part_of(only: list[str] | None, part: str) -> str:
+    """The part whose table a run's figures go to: the named part, or the one every system of ``only`` lies in
+    (``inference`` for inference alone), so a run of a few systems does not replace a whole part's table."""
+    if not only:
+        return part
+    if set(only) <= set(INFERENCE):
+        return "inference"
+    return next((name for name, systems in PARTS.items() if set(only) <= set(systems)), "all")
+
+
 def gemm_peak() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "peak.json"
@@ -205,10 +216,12 @@ def render_run(run: dict) -> list[str]:
              f"{peak['fp32_gflops']:.0f} GFLOP/s**; {compute} GEMMs at the shapes of a batch-16 MiniLM step: "
              + ", ".join(f"{k} {v:.0f}" for k, v in peak.get(f"{compute}_gflops_at_model_shapes", {}).items())
              + " GFLOP/s." + (f" tunekit and trainer-best ran {s['repeats']} times each, alternating: the row is the "
-                              "median run, every run's samples/s in brackets." if s.get("repeats", 1) > 1 else ""), "",
-             "| training | samples/s | real tokens/s | padded tokens/s | padding | MFU (of its precision's peak) | "
-             f"time to {s['target_accuracy']:.2f} dev acc. | final dev acc. | peak RSS | tunekit speed-up |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                              "median run, every run's samples/s in brackets." if s.get("repeats", 1) > 1 else "")]
+    if run["training"]:
+        lines += ["", "| training | samples/s | real tokens/s | padded tokens/s | padding | MFU (of its precision's "
+                  f"peak) | time to {s['target_accuracy']:.2f} dev acc. | final dev acc. | peak RSS | "
+                  "tunekit speed-up |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, r in run["training"].items():
         speedup = " / ".join(f"{r[k]:.2f}× vs {k.removeprefix('speedup_vs_')}" for k in r if k.startswith("speedup"))
         runs = r.get("samples_per_second_of_runs", [])
@@ -252,8 +265,8 @@ def render_tagged(tagged: dict) -> list[str]:
 
 def render_table(results: dict) -> str:
     lines = [TABLE_START, ""]
-    titles = {"full-all": "Full run", "full-full": "Full run: full fine-tuning",
-              "full-lora": "Full run: LoRA, inference", "quick-all": "Quick run"}
+    parts = {"all": "", "full": ": full fine-tuning", "lora": ": LoRA, inference", "inference": ": inference"}
+    titles = {f"{mode}-{part}": f"{mode.capitalize()} run{what}" for mode in MODES for part, what in parts.items()}
     titles |= {f"{key}-fp32": f"{title}, on a CPU without native bf16 (every system in fp32)"
                for key, title in titles.items()}
     for key, title in titles.items():
@@ -276,7 +289,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="run tunekit and Trainer-best this many times each, alternating; report the median run")
     parser.add_argument("--tag", help="keep this run under a name (before/after figures) instead of as the table")
-    parser.add_argument("--run-dir", type=Path, default=ROOT / "bench" / "runs" / "sst2-full",
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR,
                         help="finished run used for inference (python bench/core_benchmarks.py --only sst2-full)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
     parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
@@ -289,7 +302,9 @@ def main() -> None:
         command = "python bench/speed_benchmarks.py" + (" --quick" if args.quick else "")
         command += f" --part {args.part}" if args.part != "all" else ""
         command += f" --repeats {args.repeats}" if args.repeats != 1 else ""
-        command += f" --only {' '.join(args.only)} --tag {args.tag}" if args.tag else ""
+        command += f" --only {' '.join(args.only)}" if args.only else ""
+        command += f" --tag {args.tag}" if args.tag else ""
+        command += f" --run-dir {args.run_dir}" if args.run_dir.absolute() != RUN_DIR else ""
         only = args.only or (PARTS[args.part] if args.part != "all" else None)
         missing = missing_prerequisite(only, mode, args.run_dir)
         if missing:
@@ -300,7 +315,7 @@ def main() -> None:
         else:
             # a host without native bf16 keeps its own tables: its systems run fp32, another comparison
             fp32 = run["gemm_peak"].get("compute_precision") == "fp32"
-            results[f"{mode}-{args.part}" + ("-fp32" if fp32 else "")] = run
+            results[f"{mode}-{part_of(args.only, args.part)}" + ("-fp32" if fp32 else "")] = run
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(results, indent=2) + "\n")
     write_docs_section(TABLE_START, TABLE_END, render_table(results), "## Speed (issue 4)")
