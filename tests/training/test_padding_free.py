@@ -348,7 +348,7 @@ def test_bf16_cpu_inference_attends_explicitly_and_anything_else_through_the_mod
     assert attention_function(attention, query) is not inference_attention  # autograd on (explanations)
 
 
-def test_inference_reuses_the_concatenated_projections_until_a_weight_changes(tiny_model_dir):
+def test_a_frozen_models_inference_reuses_its_concatenated_projections(tiny_model_dir):
     model = _model(tiny_model_dir).eval()
     batch = random_batch(3)
     calls = []
@@ -359,22 +359,20 @@ def test_inference_reuses_the_concatenated_projections_until_a_weight_changes(ti
             calls.append(len(tensors))  # a concatenation of weights or biases
         return concatenate(tensors, *args, **kwargs)
 
-    with padding_free_encoders(model), torch.no_grad():
+    with padding_free_encoders(model, frozen=True), torch.no_grad():
         first = model(**batch).logits
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(torch, "cat", counted)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch, "cat", counted)
+        with padding_free_encoders(model, frozen=True), torch.no_grad():
             again = model(**batch).logits
-        assert calls == []  # every layer's kept concatenation reused
-        model.train()  # with autograd the weights are concatenated on every call: the counting sees them
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(torch, "cat", counted)
-            with torch.enable_grad():
-                model(**batch)
-        model.eval()
+        assert calls == []  # every layer's kept concatenation reused, from the block before too
+        with padding_free_encoders(model), torch.no_grad():
+            model(**batch)  # not frozen (an evaluation inside training): concatenated on every call
         assert calls and set(calls) <= {2, 3}
+    torch.testing.assert_close(again, first)
+    with padding_free_encoders(model, frozen=True), torch.no_grad():
         model.bert.encoder.layer[0].attention.self.key.weight.mul_(0.5)  # changed in place: a stale copy would hide it
         changed = model(**batch).logits
-    torch.testing.assert_close(again, first)
     with torch.no_grad():
         expected = model(**batch).logits  # the encoders' own forward, on the changed weight
     torch.testing.assert_close(changed, expected, rtol=1e-4, atol=1e-5)

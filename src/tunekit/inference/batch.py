@@ -18,15 +18,15 @@ def logits_to_probabilities(logits: torch.Tensor, multi_label: bool) -> torch.Te
 
 
 def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size: int, pad_id: int,
-                          multi_label: bool, bf16: bool, device: torch.device) -> np.ndarray:
+                          multi_label: bool, bf16: bool, device: torch.device, frozen: bool = False) -> np.ndarray:
     """Probabilities ``(n_examples, num_labels)`` for every encoded example, in input order.
 
     Batches are formed longest-first so each is padded only to its own longest member, and BERT encoders run on
-    the real tokens only (`padding_free_encoders`).
+    the real tokens only (`padding_free_encoders`; ``frozen``: the weights will not change any more).
     """
     model.eval()
     out: np.ndarray | None = None
-    with torch.inference_mode(), autocast(bf16, device), padding_free_encoders(model):
+    with torch.inference_mode(), autocast(bf16, device), padding_free_encoders(model, frozen):
         for indices in sorted_batches(encoded.lengths, batch_size):
             batch = {k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
             probs = logits_to_probabilities(model(**batch).logits, multi_label).cpu().numpy()

@@ -76,7 +76,7 @@ class Predictor:
         """``(n_texts, n_classes)`` for already-tokenised examples, chunks pooled per text."""
         probabilities = example_probabilities(
             self._weights.module(self.bf16), encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
-            multi_label=self.label_map.multi_label, bf16=self.bf16, device=self.device)
+            multi_label=self.label_map.multi_label, bf16=self.bf16, device=self.device, frozen=self._weights.frozen)
         return pool_chunks(probabilities, encoded.owner, n_texts, self.config.data.chunk_pooling,
                            self.label_map.multi_label)
 

@@ -82,7 +82,8 @@ class TagPredictor:
         texts = encoded.texts
         result: list[np.ndarray] = [np.empty(0)] * len(texts)
         model = self._weights.module(self.bf16).eval()
-        with torch.inference_mode(), autocast(self.bf16, self.device), padding_free_encoders(model):
+        with (torch.inference_mode(), autocast(self.bf16, self.device),
+              padding_free_encoders(model, self._weights.frozen)):
             for indices in sorted_batches(texts.lengths, self.batch_size):
                 batch = {k: v.to(self.device) for k, v in collate(texts, indices, self.tokenizer.pad_token_id).items()}
                 probabilities = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()

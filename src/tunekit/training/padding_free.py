@@ -73,10 +73,26 @@ NEEDS_OWN_FORWARD = ("past_key_values", "encoder_attention_mask", "use_cache", "
 
 
 @contextlib.contextmanager
-def padding_free_encoders(model: nn.Module) -> Iterator[list[BertEncoder]]:
+def padding_free_encoders(model: nn.Module, frozen: bool = False) -> Iterator[list[BertEncoder]]:
     """Inside the block, every BERT encoder in ``model`` runs padding-free (an instance attribute: parameters,
     state dicts and saved weights are unchanged); yields the encoders changed. Blocks nest: an inner block (an
-    evaluation inside the training loop's) leaves the encoders as the outer one set them."""
+    evaluation inside the training loop's) leaves the encoders as the outer one set them. ``frozen``: the weights
+    will not change any more (a loaded run's predictor), so the layers keep their concatenated projection weights
+    from one call, and one block, to the next (`_concatenated`)."""
+    added = [linear for module in model.modules() if frozen and type(module) is BertLayer
+             for linear in (module.attention.self.query, module.attention.self.key) if linear not in _FROZEN]
+    _FROZEN.update(added)
+    try:
+        with _padding_free(model) as encoders:
+            yield encoders
+    finally:
+        for linear in added:
+            _FROZEN.discard(linear)
+
+
+@contextlib.contextmanager
+def _padding_free(model: nn.Module) -> Iterator[list[BertEncoder]]:
+    """`padding_free_encoders` without the frozen weights' bookkeeping."""
     encoders = [module for module in model.modules() if type(module) is BertEncoder and "forward" not in vars(module)]
     classifiers = [module for module in model.modules() if type(module) is BertForSequenceClassification
                    and "forward" not in vars(module) and module.bert.encoder in encoders]
@@ -229,12 +245,14 @@ def _first_token_layer(layer: BertLayer, packed: torch.Tensor, unpack: Callable[
 
 
 def _concatenated(linears: tuple[nn.Linear, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The weights and the biases of ``linears``, concatenated along their outputs. With autograd they are
-    concatenated on every call (gradients flow back to each weight). Without it (inference, evaluation) the
-    concatenation is kept and reused until a weight or bias is replaced or changed in place: at batch 1 a fresh
-    concatenation of MiniLM's query, key and value weights costs about as much as their matmul."""
+    """The weights and the biases of ``linears``, concatenated along their outputs. In a frozen model's block
+    (`padding_free_encoders`), without autograd, the concatenation is kept and reused: at batch 1 a fresh
+    concatenation of MiniLM's query, key and value weights costs about as much as their matmul. Otherwise (training,
+    and evaluation inside it, where optimisers write weights in ways a version counter does not always see) it is
+    made on every call. A kept one is also remade when a weight is replaced or changed in place through autograd's
+    view of it (its version counter)."""
     tensors = [tensor for linear in linears for tensor in (linear.weight, linear.bias)]
-    if torch.is_grad_enabled() or any(tensor.is_inference() for tensor in tensors):  # no version counter to check
+    if linears[0] not in _FROZEN or torch.is_grad_enabled() or any(tensor.is_inference() for tensor in tensors):
         return torch.cat(tensors[0::2]), torch.cat(tensors[1::2])
     key = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
     kept = _CONCATENATED.get(linears[0])
@@ -246,6 +264,7 @@ def _concatenated(linears: tuple[nn.Linear, ...]) -> tuple[torch.Tensor, torch.T
 
 # first linear → (identity of the tensors concatenated, weight, bias); entries go with their modules
 _CONCATENATED: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
+_FROZEN: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # first linears of frozen models' layers, inside their blocks
 
 
 def _attend(attention: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
