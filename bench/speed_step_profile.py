@@ -18,7 +18,7 @@ does). STEPS (default 120) is the number of timed steps; BATCH (default 16) the 
 
 Besides the mean time of each phase, it fits each of forward, backward and the optimiser phases as
 ``fixed + per_token × real tokens`` over the timed steps (least squares; batches differ in length), and prints
-model FLOPs utilisation against a bf16 GEMM peak measured at the end (bench/speed_flops.py).
+model FLOPs utilisation against the GEMM peak of the precision it ran in, measured at the end (bench/speed_flops.py).
 """
 
 import contextlib
