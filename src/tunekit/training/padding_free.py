@@ -79,20 +79,6 @@ def padding_free_encoders(model: nn.Module, frozen: bool = False) -> Iterator[li
     evaluation inside the training loop's) leaves the encoders as the outer one set them. ``frozen``: the weights
     will not change any more (a loaded run's predictor), so the layers keep their concatenated projection weights
     from one call, and one block, to the next (`_concatenated`)."""
-    added = [linear for module in model.modules() if frozen and type(module) is BertLayer
-             for linear in (module.attention.self.query, module.attention.self.key) if linear not in _FROZEN]
-    _FROZEN.update(added)
-    try:
-        with _padding_free(model) as encoders:
-            yield encoders
-    finally:
-        for linear in added:
-            _FROZEN.discard(linear)
-
-
-@contextlib.contextmanager
-def _padding_free(model: nn.Module) -> Iterator[list[BertEncoder]]:
-    """`padding_free_encoders` without the frozen weights' bookkeeping."""
     encoders = [module for module in model.modules() if type(module) is BertEncoder and "forward" not in vars(module)]
     classifiers = [module for module in model.modules() if type(module) is BertForSequenceClassification
                    and "forward" not in vars(module) and module.bert.encoder in encoders]
@@ -100,11 +86,17 @@ def _padding_free(model: nn.Module) -> Iterator[list[BertEncoder]]:
         encoder.forward = types.MethodType(padding_free_forward, encoder)
     for classifier in classifiers:
         classifier.forward = types.MethodType(_first_token_classifier_forward, classifier)
+    frozen_linears = [linear for module in model.modules() if type(module) is BertLayer
+                      for linear in (module.attention.self.query, module.attention.self.key)
+                      if linear not in _FROZEN] if frozen else []
+    _FROZEN.update(frozen_linears)
     try:
         yield encoders
     finally:
         for module in (*encoders, *classifiers):
             del module.forward
+        for linear in frozen_linears:
+            _FROZEN.discard(linear)
 
 
 def _first_token_classifier_forward(self: BertForSequenceClassification, *args, **kwargs):
