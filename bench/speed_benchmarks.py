@@ -1,16 +1,17 @@
 """Speed benchmark (issue 4): tunekit against Hugging Face Trainer and `transformers.pipeline`, in one run.
 
 Same model (MiniLM-L6), same SST-2 examples, epochs, seed, batch size, learning rate and starting weights for
-every training system; each system runs in a fresh process (bench/speed_train.py, bench/speed_infer.py) so its
-peak memory is its own. Model FLOPs utilisation is measured against a GEMM peak measured in the same run
-(bench/speed_flops.py). Results go to bench/results/speed.json; the table in docs/benchmarks.md is rendered
-from it.
+every training system; each system runs in its own process (bench/speed_train.py, bench/speed_infer.py) so its
+peak memory is its own, forked from this one after it has imported what every system imports (torch,
+transformers, the scripts' tunekit modules): ~10 s a system less on a 2-core host. Model FLOPs utilisation is
+measured against a GEMM peak measured in the same run (bench/speed_flops.py). Results go to
+bench/results/speed.json; the table in docs/benchmarks.md is rendered from it.
 
     python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
     python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory); times in the docs
     python bench/speed_benchmarks.py --part lora  # only LoRA and inference
     python bench/speed_benchmarks.py --part full --repeats 3  # tunekit and Trainer-best 3 times each, alternating
-    python bench/speed_benchmarks.py --quick      # 800 examples (seeds' recipe: 320), no MPNet rows: < 5 min
+    python bench/speed_benchmarks.py --quick      # 800 examples (seeds: 320), 256 dev texts, no MPNet: < 5 min
     python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
     python bench/speed_benchmarks.py --table-only
 
@@ -25,10 +26,11 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench_common import ROOT, machine, run_measured, write_docs_section
+from bench_common import ROOT, machine, run_forked, run_measured, write_docs_section
 from tunekit.errors import ModelUnavailableError
 from tunekit.models.resolve import resolve_model
 
@@ -37,11 +39,13 @@ RUN_DIR = ROOT / "bench" / "runs" / "sst2-full"  # the finished run inference is
 TABLE_START, TABLE_END = "<!-- speed-table:start -->", "<!-- speed-table:end -->"
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}  # tunekit's defaults for a 384-wide encoder, given to every system
 MODES = {
-    "full": {"n_train": 4000, "epochs": 1, "eval_every": 50, "n_texts": None},
-    "quick": {"n_train": 800, "epochs": 1, "eval_every": 50, "n_texts": 256, "seeds_n_train": 320},
+    "full": {"n_train": 4000, "epochs": 1, "eval_every": 50, "n_dev": None, "n_texts": None},
+    "quick": {"n_train": 800, "epochs": 1, "eval_every": 50, "n_dev": 256, "n_texts": 256, "seeds_n_train": 320},
 }
 # --quick gives the seeds' fp32 recipe the first 320 of the 800 examples: at ~10 samples/s it would otherwise take
-# 3 of the 5 minutes, and its samples/s does not depend on how many examples it trains on
+# 3 of the 5 minutes, and its samples/s does not depend on how many examples it trains on. Every system validates
+# on the first 256 GLUE dev texts (n_dev), as inference reads: all 872 took 13 s a pass in the seeds' recipe on a
+# 2-core host without native bf16, outside the training clock but inside the 5 minutes
 TRAINING = [f"{system}-{method}" for method in ("full", "lora") for system in ("tunekit", "trainer-best",
                                                                                "trainer-seeds")]
 INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pipeline")]
@@ -55,11 +59,32 @@ MPNET = {"model": "mpnet-base", "method": "full", "learning_rate": 3e-5, "batch_
 MEMORY = {"mpnet-full": {}, "mpnet-full-checkpointed": {"gradient_checkpointing": True}}
 
 
-def run_worker(script: str, system: str, params: dict) -> dict:
+def import_shared_modules() -> dict[str, Callable[[], None]]:
+    """Import, in this process, what every system imports, so that the systems forked from it start with them
+    (after the command line is checked: a mistyped option should not wait for torch); the scripts' mains by name."""
+    import transformers.models.bert.modeling_bert  # noqa: F401  every system's model
+
+    import speed_flops
+    import speed_infer
+    import speed_train
+    from tunekit.run import model_io  # noqa: F401  every system builds or loads its model through it or Auto classes
+
+    return {"speed_flops.py": speed_flops.main, "speed_train.py": speed_train.main, "speed_infer.py": speed_infer.main}
+
+
+def launch(script: str, args: list[str], fresh: bool = False) -> tuple[int, float, float]:
+    """Run a bench script with ``args`` in a process of its own: forked from this one, or with ``fresh`` in a new
+    interpreter that imports everything itself (the harness before 2026-12-07). Returns `run_measured`'s
+    (exit status, wall seconds, peak RSS in MB)."""
+    if fresh:
+        return run_measured([sys.executable, str(ROOT / "bench" / script), *args])
+    return run_forked(import_shared_modules()[script], [script, *args])
+
+
+def run_worker(script: str, system: str, params: dict, fresh: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        status, wall, peak_rss_mb = run_measured([sys.executable, str(ROOT / "bench" / script), system,
-                                                  json.dumps(params), str(out)])
+        status, wall, peak_rss_mb = launch(script, [system, json.dumps(params), str(out)], fresh)
         if status != 0:
             raise SystemExit(f"{script} {system} failed with status {status}")
         # the 1-minute load average includes this run's own threads: well above the core count means it shared them
@@ -71,7 +96,8 @@ def training_params(name: str, mode: dict) -> tuple[str, dict]:
     system, method = name.rsplit("-", 1)
     n_train = mode.get("seeds_n_train", mode["n_train"]) if system == "trainer-seeds" else mode["n_train"]
     return system, {**COMMON, "method": method, "learning_rate": LEARNING_RATES[method],
-                    "n_train": n_train, "epochs": mode["epochs"], "eval_every": mode["eval_every"]}
+                    "n_train": n_train, "n_dev": mode["n_dev"], "epochs": mode["epochs"],
+                    "eval_every": mode["eval_every"]}
 
 
 def inference_params(name: str, mode: dict, run_dir: Path) -> tuple[str, dict]:
@@ -124,20 +150,21 @@ def median_run(runs: list[dict]) -> dict:
     return {**ranked[(len(ranked) - 1) // 2], "samples_per_second_of_runs": [r["samples_per_second"] for r in runs]}
 
 
-def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str, repeats: int = 1) -> dict:
+def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str, repeats: int = 1,
+            fresh: bool = False) -> dict:
     mode = MODES[mode_name]
     run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES, "repeats": repeats},
            "command": command,
            "revision": git_revision(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "gemm_peak": None,
            "training": {}, "memory": {}, "inference": {}}
-    run["gemm_peak"] = gemm_peak()
+    run["gemm_peak"] = gemm_peak(fresh)
     selected = [name for name in TRAINING if only is None or name in only]
     repeated = [name for name in selected if not name.startswith("trainer-seeds")]
     runs: dict[str, list[dict]] = {name: [] for name in selected}
 
     def train_once(name: str) -> None:
-        runs[name].append(run_worker("speed_train.py", *training_params(name, mode)))
+        runs[name].append(run_worker("speed_train.py", *training_params(name, mode), fresh))
         print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "evaluations"}), flush=True)
 
     for round_ in range(repeats):  # the fast systems alternate, in turned-around order every other round
@@ -149,11 +176,12 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
         run["training"][name] = median_run(runs[name])
     for name, overrides in MEMORY.items():
         if name in memory_rows(only, mode_name):
-            run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides})
+            run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides},
+                                           fresh)
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
     for name in INFERENCE:
         if name in inference_rows(only):
-            run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir))
+            run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir), fresh)
             print(name, json.dumps(run["inference"][name]), flush=True)
     add_ratios(run)
     return run
@@ -193,10 +221,12 @@ def part_of(only: list[str] | None, part: str) -> str:
     return next((name for name, systems in PARTS.items() if set(only) <= set(systems)), "all")
 
 
-def gemm_peak() -> dict:
+def gemm_peak(fresh: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "peak.json"
-        subprocess.run([sys.executable, str(ROOT / "bench" / "speed_flops.py"), str(out)], check=True)
+        status, _, _ = launch("speed_flops.py", [str(out)], fresh)
+        if status != 0:
+            raise SystemExit(f"speed_flops.py failed with status {status}")
         return json.loads(out.read_text())
 
 
@@ -211,7 +241,8 @@ def render_run(run: dict) -> list[str]:
              f"{s['n_train']} SST-2 training examples"
              + (f" ({s['seeds_n_train']} of them for trainer-seeds)" if s.get("seeds_n_train") else "")
              + f", {s['epochs']} epoch, batch {s['batch_size']}, seed {s['seed']}, "
-             f"validation on GLUE dev ({s['n_texts'] or 872} texts for inference). GEMM peak measured in the same "
+             f"validation on GLUE dev ({s.get('n_dev') or 872} texts; {s['n_texts'] or 872} for inference). GEMM "
+             "peak measured in the same "
              f"run at {peak['threads']} threads: **bf16 {peak['bf16_gflops']:.0f} GFLOP/s, fp32 "
              f"{peak['fp32_gflops']:.0f} GFLOP/s**; {compute} GEMMs at the shapes of a batch-16 MiniLM step: "
              + ", ".join(f"{k} {v:.0f}" for k, v in peak.get(f"{compute}_gflops_at_model_shapes", {}).items())
@@ -283,7 +314,7 @@ def render_table(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="800 training examples (320 for the seeds' recipe), 256 inference texts")
+                        help="800 training examples (320 for the seeds' recipe), 256 dev texts to validate and infer")
     parser.add_argument("--part", choices=["all", *PARTS], default="all", help="full fine-tuning or LoRA + inference")
     parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE, help="systems to run")
     parser.add_argument("--repeats", type=int, default=1,
@@ -292,6 +323,8 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR,
                         help="finished run used for inference (python bench/core_benchmarks.py --only sst2-full)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
+    parser.add_argument("--fresh-processes", action="store_true",
+                        help="start each system in a new interpreter instead of forking it from this one (slower)")
     parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
     args = parser.parse_args()
     if args.repeats < 1:
@@ -305,11 +338,12 @@ def main() -> None:
         command += f" --only {' '.join(args.only)}" if args.only else ""
         command += f" --tag {args.tag}" if args.tag else ""
         command += f" --run-dir {args.run_dir}" if args.run_dir.absolute() != RUN_DIR else ""
+        command += " --fresh-processes" if args.fresh_processes else ""
         only = args.only or (PARTS[args.part] if args.part != "all" else None)
         missing = missing_prerequisite(only, mode, args.run_dir)
         if missing:
             parser.error(missing)  # before any system runs: a run that fails late loses every figure before it
-        run = measure(mode, only, args.run_dir, command, args.repeats)
+        run = measure(mode, only, args.run_dir, command, args.repeats, args.fresh_processes)
         if args.tag:
             results.setdefault("tagged", {})[args.tag] = run
         else:
