@@ -234,6 +234,14 @@ def _time(seconds: float | None) -> str:
     return "not reached" if seconds is None else f"{seconds:.0f} s"
 
 
+def dev_texts(settings: dict) -> str:
+    """Which GLUE dev texts a run validated on and classified (runs before 2026-12-07 validated on all 872)."""
+    validation, inference = settings.get("n_dev") or 872, settings["n_texts"] or 872
+    if validation == inference:
+        return f"validation and inference on GLUE dev ({validation} texts)"
+    return f"validation on GLUE dev ({validation} texts; {inference} for inference)"
+
+
 def render_run(run: dict) -> list[str]:
     s, peak = run["settings"], run["gemm_peak"]
     compute = peak.get("compute_precision", "bf16")
@@ -241,8 +249,7 @@ def render_run(run: dict) -> list[str]:
              f"{s['n_train']} SST-2 training examples"
              + (f" ({s['seeds_n_train']} of them for trainer-seeds)" if s.get("seeds_n_train") else "")
              + f", {s['epochs']} epoch, batch {s['batch_size']}, seed {s['seed']}, "
-             f"validation on GLUE dev ({s.get('n_dev') or 872} texts; {s['n_texts'] or 872} for inference). GEMM "
-             "peak measured in the same "
+             + dev_texts(s) + ". GEMM peak measured in the same "
              f"run at {peak['threads']} threads: **bf16 {peak['bf16_gflops']:.0f} GFLOP/s, fp32 "
              f"{peak['fp32_gflops']:.0f} GFLOP/s**; {compute} GEMMs at the shapes of a batch-16 MiniLM step: "
              + ", ".join(f"{k} {v:.0f}" for k, v in peak.get(f"{compute}_gflops_at_model_shapes", {}).items())
