@@ -34,8 +34,9 @@ def run_forked(main: Callable[[], None], argv: list[str]) -> tuple[int, float, f
 
     The child starts with the modules this process has imported instead of importing them again: torch,
     transformers and tunekit take ~10 s to import on a 2-core host, paid once instead of once per system. Its
-    peak resident memory counts the pages it inherited, as a fresh process counts the same imports. This process
-    must not have run torch's thread pool (forked OpenMP workers do not survive a fork).
+    peak resident memory counts the memory it inherited and the shared-library pages it touches, not those only
+    the imports touched: 110-145 MB less than a fresh process for the speed benchmark's systems (docs/benchmarks.md,
+    "Speed"). This process must not have run torch's thread pool (its OpenMP workers do not survive a fork).
 
     Returns:
         (exit status, wall seconds, peak resident memory of the child in MB from ``os.wait4`` rusage).
