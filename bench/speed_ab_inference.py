@@ -19,9 +19,6 @@ included. CHANGE:
   values for every token) against the whole layer;
 - ``kept-concatenation``: the packed layers' concatenated query, key and value weights kept between calls
   (`padding_free._concatenated`) against concatenating them on every call.
-- ``cheap-checks-first``: `padding_free._fused_inference` asking `fused_linear.fusable_input` (autograd, dtype,
-  device) before it walks the layer's modules, against the walk first (where the model is fp32, every layer of
-  every call walked its modules to learn it could not fuse).
 
 Each change is measured with the changes above it in place and those below it undone on both sides.
 
@@ -41,11 +38,10 @@ from unittest import mock
 
 import numpy as np
 import torch
-from transformers.models.bert.modeling_bert import BertIntermediate, BertOutput, BertSelfOutput
 
 from speed_ab import both, sdpa_attention_dropout, whole_last_layer
 from speed_train import sst2_dev
-from tunekit.inference import batch, fused_linear
+from tunekit.inference import batch
 from tunekit.inference.predictor import Predictor
 from tunekit.training import padding_free
 
@@ -82,23 +78,6 @@ def concatenated_every_call(predictor: Predictor) -> contextlib.AbstractContextM
         torch.cat([linear.weight for linear in linears]), torch.cat([linear.bias for linear in linears])))
 
 
-def modules_walked_first(predictor: Predictor) -> contextlib.AbstractContextManager:
-    """Inside the block, `padding_free._fused_inference` checks the layer's modules before its input, as it did."""
-    def fused_inference(layer, packed) -> bool:
-        parts = (layer.attention.output, layer.intermediate, layer.output)
-        if layer.training or [type(part) for part in parts] != [BertSelfOutput, BertIntermediate, BertOutput]:
-            return False
-        if any(padding_free._attached(part) or type(part.LayerNorm) is not torch.nn.LayerNorm
-               for part in (parts[0], parts[2])) or padding_free._attached(parts[1]):
-            return False
-        attention = layer.attention.self
-        linears = (attention.query, attention.key, attention.value, *(part.dense for part in parts))
-        return all(padding_free._plain_linear(linear) for linear in linears) and fused_linear.fusable(packed,
-                                                                                                      *linears)
-
-    return mock.patch.object(padding_free, "_fused_inference", fused_inference)
-
-
 # each change undone inside its block; a change is measured with every change above it in place, none below
 UNDO: dict[str, Callable[[Predictor], contextlib.AbstractContextManager]] = {
     "packed-inference": padded_encoders,
@@ -107,7 +86,6 @@ UNDO: dict[str, Callable[[Predictor], contextlib.AbstractContextManager]] = {
     "inference-attention": models_own_attention,
     "first-token-last-layer": lambda predictor: whole_last_layer(),
     "kept-concatenation": concatenated_every_call,
-    "cheap-checks-first": modules_walked_first,
 }
 
 

@@ -33,17 +33,12 @@ def onednn_linear_available() -> bool:
     return available and cpu_has_native_bf16()
 
 
-def fusable_input(x: torch.Tensor) -> bool:
-    """Whether ``x`` could feed the fused operators at all: no autograd, a 2-D bf16 CPU tensor, and the operators
-    available (a few attribute reads: callers ask this before anything dearer)."""
-    return (not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.bfloat16 and x.dim() == 2
-            and onednn_linear_available())
-
-
 def fusable(x: torch.Tensor, *linears: nn.Linear) -> bool:
     """Whether ``x`` ``(tokens, features)`` and the ``linears`` (the caller checks that nothing is attached to them
     that a fused call would skip) can run fused: no autograd, bf16 CPU tensors, biases present."""
-    return fusable_input(x) and all(
+    if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.bfloat16 or x.dim() != 2:
+        return False
+    return onednn_linear_available() and all(
         m.weight.dtype == torch.bfloat16 and m.weight.device.type == "cpu" and m.bias is not None for m in linears)
 
 

@@ -285,10 +285,8 @@ def _after_attention(layer: BertLayer, context: torch.Tensor, residual: torch.Te
 def _fused_inference(layer: BertLayer, packed: torch.Tensor) -> bool:
     """Whether ``layer`` can run on ``packed`` with `fused_linear`'s operators: in eval mode without autograd, bf16
     on a CPU, its sub-layers the stock BERT modules with nothing attached."""
-    if layer.training or not fused_linear.fusable_input(packed):
-        return False  # training, fp32 and autograd stop at these attribute reads, before the module walk below
     parts = (layer.attention.output, layer.intermediate, layer.output)
-    if [type(part) for part in parts] != [BertSelfOutput, BertIntermediate, BertOutput]:
+    if layer.training or [type(part) for part in parts] != [BertSelfOutput, BertIntermediate, BertOutput]:
         return False
     if any(_attached(part) for part in parts) or any(type(part.LayerNorm) is not nn.LayerNorm
                                                        for part in (parts[0], parts[2])):
