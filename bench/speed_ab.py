@@ -36,13 +36,17 @@ that harness, both sides the same step, read x1.058 and x1.025, so figures taken
   ``unpadded-packed``'s;
 - ``same-step`` (full fine-tuning): a control, the loop's step on both sides; how far from x1.000 the harness
   reads when nothing changes;
+- ``packed-rows-exact`` (full fine-tuning): the packed layers' row count exact against rounded up to
+  `padding_free.PACKED_ROWS_MULTIPLE` (16); both sides as ``unpadded-packed``'s;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
   ms/step and page faults/step of each side.
 
 Each change is measured against the step with the changes above it in place, both sides through
-`OptimizerStep` except in the first.
+`OptimizerStep` except in the first. Both sides compute as the training loop would on this CPU: under bf16 autocast
+where it runs bf16 natively, else in fp32 (before 2026-12-07 always bf16); the changes that are about bf16 itself
+(``frozen-bf16-lora``, ``bf16-working-copies``, ``compiled-rows-adamw``) need a CPU with native bf16.
 
 Prints one line per change with both speeds and their ratio; results quoted in docs/benchmarks.md.
 """
@@ -79,6 +83,7 @@ from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
 from tunekit.training.optimizer_step import OptimizerStep
 from tunekit.training.padding_free import padding_free_encoders
+from tunekit.training.precision import cpu_has_native_bf16
 from tunekit.training.touched_rows_adamw import TouchedRowsAdamW
 
 CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free": "full", "padding-free-lora": "lora",
@@ -86,8 +91,9 @@ CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free
            "touched-rows-adamw": "full", "frozen-bf16-lora": "lora", "splitmix-dropout": "lora",
            "splitmix-dropout-full": "full", "bf16-working-copies": "full", "compiled-rows-adamw": "full",
            "unpadded-packed": "full", "unpadded-packed-lora": "lora", "first-token-last-layer": "full",
-           "first-token-last-layer-lora": "lora", "same-step": "full",
+           "first-token-last-layer-lora": "lora", "same-step": "full", "packed-rows-exact": "full",
            "heap": "full", "heap-default": "full", "heap-retain": "full"}
+BF16_ONLY = {"frozen-bf16-lora", "bf16-working-copies", "compiled-rows-adamw"}  # both sides, or one, bf16 by design
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
 HEAP_STEPS = 120
@@ -223,6 +229,9 @@ def main() -> None:
         heap_pairs(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
         return
     method = CHANGES[change]
+    bf16 = cpu_has_native_bf16()  # as the loop's `train.bf16: auto`: emulated bf16 runs ~100x slower than fp32
+    if change in BF16_ONLY and not bf16:
+        raise SystemExit(f"{change} compares two bf16 paths; this CPU has no native bf16 (AVX512-BF16 or AMX)")
     params = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "method": method,
               "learning_rate": LEARNING_RATES[method], "n_train": 4000, "epochs": 1, "eval_every": 50}
     splits = load_sst2(params["n_train"], 64, params["seed"])
@@ -239,7 +248,7 @@ def main() -> None:
 
     def backward(indices, forward=None) -> None:
         inputs = collate(encoded, indices, tokenizer.pad_token_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = (forward(model, inputs) if forward else model(**inputs)).logits
         torch.nn.functional.cross_entropy(logits.float(), labels[indices]).backward()
 
@@ -289,19 +298,24 @@ def main() -> None:
         steps["after"] = lambda indices: tunekit_step(indices, with_copies)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model))
         sides["after"] = lambda: both(with_copies, padding_free_encoders(model))
-    elif change.startswith(("unpadded-packed", "first-token-last-layer", "same-step")):
+    elif change.startswith(("unpadded-packed", "first-token-last-layer", "same-step", "packed-rows-exact")):
         if method == "lora":
             use_lean_lora_forward(model)
         as_the_loop = OptimizerStep(model, optimizer, 1.0, bf16_working_copies_for_loop(
-            model, optimizer, bf16=True, device=torch.device("cpu"), micro_batches_per_step=1))
+            model, optimizer, bf16=bf16, device=torch.device("cpu"), micro_batches_per_step=1))
         steps["before"] = steps["after"] = lambda indices: tunekit_step(indices, as_the_loop)
         if change.startswith("unpadded-packed"):
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), unpadded_batches_own_forward())
         elif change == "same-step":
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
+        elif change == "packed-rows-exact":
+            sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
+            sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model),
+                                          mock.patch.object(padding_free, "PACKED_ROWS_MULTIPLE", 1))
         else:
             sides["before"] = lambda: both(as_the_loop, whole_last_layer(), padding_free_encoders(model))
-        sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model))
+        if change != "packed-rows-exact":
+            sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model))
     elif change == "fused-qkv":
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model), separate_projections())
         sides["after"] = lambda: both(clip_and_step, padding_free_encoders(model))
@@ -325,7 +339,7 @@ def main() -> None:
         return
 
     if change.startswith(("bf16-working-copies", "compiled-rows-adamw", "unpadded-packed", "first-token-last-layer",
-                          "same-step")):
+                          "same-step", "packed-rows-exact")):
         retain_freed_memory()  # as the training loop does; the A/Bs listed above these ran with glibc's defaults
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection
