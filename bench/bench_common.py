@@ -51,8 +51,8 @@ def run_forked(main: Callable[[], None], argv: list[str]) -> tuple[int, float, f
             sys.argv = argv
             main()
             status = 0
-        except SystemExit as exit_:
-            status = exit_.code if isinstance(exit_.code, int) else 1
+        except SystemExit as exit_:  # as the interpreter exits: None is success, a message is printed, status 1
+            status = 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 1
             if exit_.code is not None and not isinstance(exit_.code, int):
                 print(exit_.code, file=sys.stderr)
         except BaseException:
