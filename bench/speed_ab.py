@@ -38,9 +38,6 @@ that harness, both sides the same step, read x1.058 and x1.025, so figures taken
   reads when nothing changes;
 - ``packed-rows-exact`` (full fine-tuning): the packed layers' row count exact against rounded up to
   `padding_free.PACKED_ROWS_MULTIPLE` (16); both sides as ``unpadded-packed``'s;
-- ``gradient-norms-in-hooks`` (full fine-tuning): the clip's gradient norms taken by `GradientNorms`' hooks during
-  the backward pass, while each gradient is in cache, against taken in the clip; both sides as
-  ``unpadded-packed``'s;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
   that cannot be switched back to glibc's adaptive default, so this one alternates ROUNDS pairs of child
   processes (default 3), each timing 120 steps of tunekit's step after 10 warm-up steps, and prints the median
@@ -84,7 +81,7 @@ from tunekit.training.bf16_working_copies import (
 from tunekit.training.fast_dropout import use_fast_dropout
 from tunekit.training.heap import retain_freed_memory
 from tunekit.training.optimizer import build_optimizer
-from tunekit.training.optimizer_step import GradientNorms, OptimizerStep
+from tunekit.training.optimizer_step import OptimizerStep
 from tunekit.training.padding_free import padding_free_encoders
 from tunekit.training.precision import cpu_has_native_bf16
 from tunekit.training.touched_rows_adamw import TouchedRowsAdamW
@@ -95,7 +92,7 @@ CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free
            "splitmix-dropout-full": "full", "bf16-working-copies": "full", "compiled-rows-adamw": "full",
            "unpadded-packed": "full", "unpadded-packed-lora": "lora", "first-token-last-layer": "full",
            "first-token-last-layer-lora": "lora", "same-step": "full", "packed-rows-exact": "full",
-           "gradient-norms-in-hooks": "full", "heap": "full", "heap-default": "full", "heap-retain": "full"}
+           "heap": "full", "heap-default": "full", "heap-retain": "full"}
 BF16_ONLY = {"frozen-bf16-lora", "bf16-working-copies", "compiled-rows-adamw"}  # both sides, or one, bf16 by design
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
 STEPS_PER_BLOCK = 8
@@ -301,8 +298,7 @@ def main() -> None:
         steps["after"] = lambda indices: tunekit_step(indices, with_copies)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model))
         sides["after"] = lambda: both(with_copies, padding_free_encoders(model))
-    elif change.startswith(("unpadded-packed", "first-token-last-layer", "same-step", "packed-rows-exact",
-                            "gradient-norms-in-hooks")):
+    elif change.startswith(("unpadded-packed", "first-token-last-layer", "same-step", "packed-rows-exact")):
         if method == "lora":
             use_lean_lora_forward(model)
         as_the_loop = OptimizerStep(model, optimizer, 1.0, bf16_working_copies_for_loop(
@@ -312,9 +308,6 @@ def main() -> None:
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), unpadded_batches_own_forward())
         elif change == "same-step":
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
-        elif change == "gradient-norms-in-hooks":  # no hooks registered: every norm is taken in the clip
-            sides["before"] = lambda: both(mock.patch.object(GradientNorms, "__enter__", lambda norms: norms),
-                                           as_the_loop, padding_free_encoders(model))
         elif change == "packed-rows-exact":
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
             sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model),
@@ -346,7 +339,7 @@ def main() -> None:
         return
 
     if change.startswith(("bf16-working-copies", "compiled-rows-adamw", "unpadded-packed", "first-token-last-layer",
-                          "same-step", "packed-rows-exact", "gradient-norms-in-hooks")):
+                          "same-step", "packed-rows-exact")):
         retain_freed_memory()  # as the training loop does; the A/Bs listed above these ran with glibc's defaults
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection

@@ -14,11 +14,6 @@ unchanged:
   copies, with their bf16 gradients stepped by a compiled AdamW that also refreshes the copies
   (`tunekit.training.bf16_working_copies`): no casts of the weights or their gradients. Forward passes then go
   through `OptimizerStep.forward`.
-- **Gradient norms taken while the gradient is in cache.** The clip needs the norm of every gradient. Taken in
-  the clip, it reads each gradient back from memory, ~5 ms of a full MiniLM step on a 2-core CPU without native
-  bf16; inside the context, a hook takes each dense gradient's norm as soon as autograd has written it
-  (`GradientNorms`), and the clip combines them as ``clip_grad_norm_`` does. A norm whose gradient has since
-  been replaced or changed in place is taken again in the clip.
 - **Clipping folded into fused AdamW.** Clipping multiplies every gradient by ``min(1, max_norm / norm)``, a
   read and a write of each gradient; torch's fused AdamW kernel divides each gradient by an optional
   ``grad_scale`` as it reads it (the hook ``GradScaler`` uses), so the clip becomes that division. The kernel
@@ -75,9 +70,6 @@ class OptimizerStep:
         self._row_optimizers = {id(e.weight): TouchedRowsAdamW(e.weight, optimizer) for e in self.embeddings
                                 if self.fold_clipping and TouchedRowsAdamW.supports(optimizer, e.weight)}
         self._hooks: dict[int, torch.utils.hooks.RemovableHandle] = {}  # per row-stepped weight: its lookup hook
-        sparse = {id(e.weight) for e in self.embeddings}
-        self._norms = GradientNorms([p for p in self.parameters if id(p) not in sparse and p.requires_grad]
-                                    if max_grad_norm is not None else [])
 
     def __enter__(self) -> OptimizerStep:
         if self.working_copies is not None:
@@ -87,12 +79,10 @@ class OptimizerStep:
             if id(embedding.weight) in self._row_optimizers:
                 hook = self._row_optimizers[id(embedding.weight)].before_lookup
                 self._hooks[id(embedding.weight)] = embedding.register_forward_pre_hook(hook)
-        self._norms.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._norms.__exit__(kind, error, traceback)
         for embedding in self.embeddings:
             embedding.sparse = False
         for hook in self._hooks.values():
@@ -152,13 +142,11 @@ class OptimizerStep:
 
     def _clip_divisor(self, rows: dict[int, torch.Tensor]) -> torch.Tensor:
         """``1 / min(1, max_norm / (norm + eps))`` for the L2 norm of all gradients, sparse ones by their rows."""
-        norms = [torch.linalg.vector_norm(rows[id(p)].values()) if id(p) in rows else self._norms.of(p)
-                 for p in self.parameters if p.grad is not None]
-        self._norms.clear()
+        tensors = [rows[id(p)].values() if id(p) in rows else p.grad for p in self.parameters if p.grad is not None]
         squared = 0.0 if self.working_copies is None else self.working_copies.squared_norm()
-        if not norms and not squared:
+        if not tensors and not squared:
             return torch.ones(())
-        norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())  # as get_total_norm
+        norm = torch.nn.utils.get_total_norm(tensors) if tensors else torch.zeros(())
         if self.working_copies is not None:
             norm = torch.sqrt(norm.double() ** 2 + squared).float()
         return 1.0 / torch.clamp(self.max_grad_norm / (norm + CLIP_EPSILON), max=1.0)
@@ -175,39 +163,3 @@ class OptimizerStep:
         dense.index_copy_(0, touched, gradient.values().to(dense.dtype))
         self._rows_written[key] = touched
         return dense
-
-
-class GradientNorms:
-    """The L2 norm of each of ``parameters``' gradients, taken by a hook as soon as autograd has accumulated it,
-    while it is still in cache; inside the context. `of` returns the norm for the gradient the parameter holds
-    now, taking it again if that gradient was replaced or changed in place since (or the hook never ran)."""
-
-    def __init__(self, parameters: list[nn.Parameter]) -> None:
-        self.parameters = parameters
-        self._taken: dict[int, tuple[torch.Tensor, int, torch.Tensor]] = {}  # id(parameter) → (grad, version, norm)
-        self._handles: list[torch.utils.hooks.RemovableHandle] = []
-
-    def __enter__(self) -> GradientNorms:
-        self._handles = [p.register_post_accumulate_grad_hook(self._take) for p in self.parameters]
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-        self.clear()
-
-    def _take(self, parameter: torch.Tensor) -> None:
-        grad = parameter.grad
-        self._taken[id(parameter)] = grad, grad._version, torch.linalg.vector_norm(grad)
-
-    def of(self, parameter: torch.Tensor) -> torch.Tensor:
-        taken = self._taken.get(id(parameter))
-        grad = parameter.grad
-        if taken is not None and taken[0] is grad and taken[1] == grad._version:
-            return taken[2]
-        return torch.linalg.vector_norm(grad)
-
-    def clear(self) -> None:
-        """Forget the norms taken (after the clip has read them): they hold their gradients."""
-        self._taken.clear()
