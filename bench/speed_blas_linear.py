@@ -1,8 +1,7 @@
 """Would numpy's OpenBLAS make tunekit's fp32 step faster than torch's MKL? A diagnostic, not a comparison.
 
 On the AVX2-only Zen 3 host (no native bf16, every matmul fp32), torch's MKL ``mm`` at the shapes of a batch-16
-MiniLM step ran at 60-106 GFLOP/s where numpy's bundled OpenBLAS ran the same products at 85-126. This script
-measures both, then times tunekit's training step (`bench/speed_step_profile.py tunekit full`) with every fp32
+MiniLM step ran well below numpy's bundled OpenBLAS timed alone. This script measures both, then times tunekit's training step (`bench/speed_step_profile.py tunekit full`) with every fp32
 ``nn.functional.linear`` — forward, and both matmuls of its backward — computed by numpy's matmul on the tensors'
 memory, against the step as it is:
 
@@ -94,7 +93,9 @@ def gemm_rates(rounds: int = 3, reps: int = 40) -> None:
 
 
 def main() -> None:
-    what = sys.argv[1]
+    what = sys.argv[1] if len(sys.argv) > 1 else ""
+    if what not in ("gemms", "step", "baseline"):
+        raise SystemExit("usage: speed_blas_linear.py gemms | step [THREADS] | baseline [THREADS]")
     if what == "gemms":
         gemm_rates()
         return
