@@ -1,9 +1,9 @@
 """Would numpy's OpenBLAS make tunekit's fp32 step faster than torch's MKL? A diagnostic, not a comparison.
 
 On the AVX2-only Zen 3 host (no native bf16, every matmul fp32), torch's MKL ``mm`` at the shapes of a batch-16
-MiniLM step ran well below numpy's bundled OpenBLAS timed alone. This script measures both, then times tunekit's training step (`bench/speed_step_profile.py tunekit full`) with every fp32
-``nn.functional.linear`` — forward, and both matmuls of its backward — computed by numpy's matmul on the tensors'
-memory, against the step as it is:
+MiniLM step ran well below numpy's bundled OpenBLAS timed alone. This script measures both, then times tunekit's
+training step (`bench/speed_step_profile.py tunekit full`) with every fp32 ``nn.functional.linear`` — forward,
+and both matmuls of its backward — computed by numpy's matmul on the tensors' memory, against the step as it is:
 
     flock /tmp/tunekit-heavy.lock python bench/speed_blas_linear.py gemms         # the matmuls alone
     flock /tmp/tunekit-heavy.lock python bench/speed_blas_linear.py step THREADS  # the step, OpenBLAS linears
