@@ -9,7 +9,7 @@ bench/results/speed.json; the table in docs/benchmarks.md is rendered from it.
 
     python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
     python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory); times in the docs
-    python bench/speed_benchmarks.py --part lora  # only LoRA and inference
+    python bench/speed_benchmarks.py --part lora  # only LoRA and inference (int8 rows: `tunekit compress` the run)
     python bench/speed_benchmarks.py --part full --repeats 3  # tunekit and Trainer-best 3 times each, alternating
     python bench/speed_benchmarks.py --quick      # 800 examples (seeds: 320), 256 dev texts, no MPNet: < 5 min
     python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
@@ -33,6 +33,7 @@ from pathlib import Path
 from bench_common import ROOT, machine, run_forked, run_measured, write_docs_section
 from tunekit.errors import ModelUnavailableError
 from tunekit.models.resolve import resolve_model
+from tunekit.run.layout import RunLayout
 
 RESULTS = ROOT / "bench" / "results" / "speed.json"
 RUN_DIR = ROOT / "bench" / "runs" / "sst2-full"  # the finished run inference is measured on, by default
@@ -49,9 +50,11 @@ MODES = {
 TRAINING = [f"{system}-{method}" for method in ("full", "lora") for system in ("tunekit", "trainer-best",
                                                                                "trainer-seeds")]
 INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pipeline")]
+# the run's int8 ONNX model (`tunekit compress RUN_DIR` first): in a full run (--quick leaves it out) or --only
+INFERENCE_INT8 = [f"tunekit-int8-batch{b}" for b in (1, 64)]
 # each part compares tunekit with its baselines within one invocation; `all` runs both
 PARTS = {"full": ["tunekit-full", "trainer-best-full", "trainer-seeds-full", "mpnet-full", "mpnet-full-checkpointed"],
-         "lora": ["tunekit-lora", "trainer-best-lora", "trainer-seeds-lora", *INFERENCE]}
+         "lora": ["tunekit-lora", "trainer-best-lora", "trainer-seeds-lora", *INFERENCE, *INFERENCE_INT8]}
 COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 0.80}
 # Gradient checkpointing on the larger model: a short bounded tunekit run each way (core config's lr and batch)
 MPNET = {"model": "mpnet-base", "method": "full", "learning_rate": 3e-5, "batch_size": 32, "n_train": 640,
@@ -120,9 +123,11 @@ def add_ratios(run: dict) -> None:
                 ours[f"speedup_vs_{baseline}"] = ours["samples_per_second"] / other["samples_per_second"]
                 ours[f"accuracy_minus_{baseline}"] = ours["final_dev_accuracy"] - other["final_dev_accuracy"]
     for batch in (1, 64):
-        ours, other = run["inference"].get(f"tunekit-batch{batch}"), run["inference"].get(f"pipeline-batch{batch}")
-        if ours and other:
-            ours["speedup_vs_pipeline"] = ours["texts_per_second"] / other["texts_per_second"]
+        other = run["inference"].get(f"pipeline-batch{batch}")
+        for system in ("tunekit", "tunekit-int8"):
+            ours = run["inference"].get(f"{system}-batch{batch}")
+            if ours and other:
+                ours["speedup_vs_pipeline"] = ours["texts_per_second"] / other["texts_per_second"]
 
 
 def precision(result: dict) -> str:
@@ -132,7 +137,10 @@ def precision(result: dict) -> str:
 
 
 def mfu(result: dict, peak: dict) -> str:
-    """Model FLOPs utilisation against the GEMM peak of the precision the system ran in, that peak named."""
+    """Model FLOPs utilisation against the GEMM peak of the precision the system ran in, that peak named (no int8
+    peak is measured)."""
+    if precision(result) == "int8":
+        return "— (int8)"
     return f"{result['model_tflops_per_second'] * 1e3 / peak[f'{precision(result)}_gflops']:.1%} " \
            f"({precision(result)} peak)"
 
@@ -179,8 +187,8 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
             run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides},
                                            fresh)
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
-    for name in INFERENCE:
-        if name in inference_rows(only):
+    for name in INFERENCE + INFERENCE_INT8:
+        if name in inference_rows(only, mode_name):
             run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir), fresh)
             print(name, json.dumps(run["inference"][name]), flush=True)
     add_ratios(run)
@@ -193,16 +201,24 @@ def memory_rows(only: list[str] | None, mode_name: str) -> list[str]:
     return [name for name in MEMORY if (only is None and mode_name == "full") or (only and name in only)]
 
 
-def inference_rows(only: list[str] | None) -> list[str]:
-    return [name for name in INFERENCE if only is None or name in only]
+def inference_rows(only: list[str] | None, mode_name: str = "quick") -> list[str]:
+    """The inference rows to run: the fp32/bf16 ones unless ``only`` leaves them out; the int8 ones in a full run of
+    every system (--quick leaves them out, to stay under 5 minutes) or named in ``only``."""
+    if only is not None:
+        return [name for name in INFERENCE + INFERENCE_INT8 if name in only]
+    return INFERENCE + (INFERENCE_INT8 if mode_name == "full" else [])
 
 
 def missing_prerequisite(only: list[str] | None, mode_name: str, run_dir: Path) -> str | None:
     """What the selected systems need that is not there (the finished run inference uses, the MPNet model the
     memory rows train), as a message that says how to get it; None when nothing is missing."""
-    if inference_rows(only) and not (run_dir / "model").is_dir():
+    rows = inference_rows(only, mode_name)
+    if rows and not (run_dir / "model").is_dir():
         return (f"inference needs a finished run at {run_dir}, and there is none: make it with "
                 "`python bench/core_benchmarks.py --only sst2-full` (or pass --run-dir), then run this again")
+    if set(rows) & set(INFERENCE_INT8) and not RunLayout(run_dir).compressed_model.is_file():
+        return (f"the int8 rows need the run's compressed model, and {run_dir} has none: make it with "
+                f"`tunekit compress {run_dir}`, then run this again")
     if memory_rows(only, mode_name):
         try:
             resolve_model(MPNET["model"])
@@ -216,7 +232,7 @@ def part_of(only: list[str] | None, part: str) -> str:
     (``inference`` for inference alone), so a run of a few systems does not replace a whole part's table."""
     if not only:
         return part
-    if set(only) <= set(INFERENCE):
+    if set(only) <= set(INFERENCE + INFERENCE_INT8):
         return "inference"
     return next((name for name, systems in PARTS.items() if set(only) <= set(systems)), "all")
 
@@ -309,6 +325,8 @@ def render_table(results: dict) -> str:
                for key, title in titles.items()}
     for key, title in titles.items():
         if key in results:
+            if any(r.get("precision") == "int8" for r in results[key]["inference"].values()):
+                title = title.replace("fp32)", "fp32, tunekit-int8 on the run's int8 model)")
             lines += [f"### {title}", "", *render_run(results[key]), ""]
     if results.get("tagged"):
         lines += ["### Before/after figures", "",
@@ -323,7 +341,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="800 training examples (320 for the seeds' recipe), 256 dev texts to validate and infer")
     parser.add_argument("--part", choices=["all", *PARTS], default="all", help="full fine-tuning or LoRA + inference")
-    parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE, help="systems to run")
+    parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE + INFERENCE_INT8,
+                        help="systems to run")
     parser.add_argument("--repeats", type=int, default=1,
                         help="run tunekit and Trainer-best this many times each, alternating; report the median run")
     parser.add_argument("--tag", help="keep this run under a name (before/after figures) instead of as the table")

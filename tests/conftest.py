@@ -6,6 +6,7 @@ Everything here is offline and takes milliseconds to seconds. The plain helpers 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -64,3 +65,24 @@ def tiny_tagger_run(tmp_path_factory, tiny_model_dir, entity_file) -> Path:
     config = tiny_run_config(tiny_model_dir, task="token_classification", data={"train": str(entity_file)},
                              train={"epochs": 8})
     return train_tagger(config, tmp_path_factory.mktemp("tagger") / "run")
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_run(tmp_path_factory, tiny_model_dir, sentiment_file) -> Path:
+    """A finished sentiment classifier run on the tiny BERT (labels negative/positive), trained once per session
+    (read-only: copy it to change it)."""
+    from tunekit.recipes.train_classifier import train_classifier
+
+    config = tiny_run_config(tiny_model_dir, data={"train": str(sentiment_file)})
+    return train_classifier(config, tmp_path_factory.mktemp("classifier") / "run")
+
+
+@pytest.fixture(scope="session")
+def tiny_compressed_run(tmp_path_factory, tiny_classifier_run) -> Path:
+    """A copy of ``tiny_classifier_run`` with ``compressed/`` written by `compress_run` (default check set: its
+    validation split); read-only."""
+    from tunekit.recipes.compress_run import compress_run
+
+    run_dir = Path(shutil.copytree(tiny_classifier_run, tmp_path_factory.mktemp("compressed") / "run"))
+    compress_run(run_dir)
+    return run_dir

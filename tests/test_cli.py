@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +146,75 @@ def test_predict_from_files(trained_run, tmp_path):
     result = invoke("predict", trained_run, "--file", table)
     assert result.exit_code == 0, result.output
     assert [r["label"] for r in _json_lines(result.stdout)] == ["positive", "negative", "positive"]
+
+
+def test_compress_prints_the_check_and_writes_the_int8_model(tiny_classifier_run, tmp_path):
+    run_dir = Path(shutil.copytree(tiny_classifier_run, tmp_path / "run"))
+    holdout = tmp_path / "holdout.csv"
+    pd.DataFrame(make_sentiment_rows(30, seed=4)).to_csv(holdout, index=False)
+    result = invoke("compress", run_dir, "--data", holdout, "--max-accuracy-drop", 0.05)
+    assert result.exit_code == 0, result.output
+
+    report = json.loads((run_dir / "compressed" / "compression.json").read_text())
+    assert report["check_set"] == f"{holdout} (30 texts)" and report["max_accuracy_drop"] == 0.05
+    assert (run_dir / "compressed" / "model.int8.onnx").is_file()
+    assert "int8 model checked on" in result.stdout  # the table's title (rich wraps the path in it)
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+            for line in result.stdout.splitlines() if line.count("│") == 5}
+    for name, label in (("run", "run's model"), ("int8", "int8 ONNX")):
+        assert rows[label] == [f"{report['accuracy'][name]:.4f}", f"{report['texts_per_second'][name]:.1f}",
+                               f"{report['size_mb'][name]:.1f}"]
+    assert f"the same prediction for {report['prediction_agreement']:.1%}" in result.output
+
+
+def test_compress_refuses_a_bad_accuracy_drop(tiny_classifier_run):
+    assert_friendly_error(invoke("compress", tiny_classifier_run, "--max-accuracy-drop", 2), "not in [0, 1)")
+    assert not (tiny_classifier_run / "compressed").exists()
+
+
+def test_predict_with_the_compressed_model(tiny_compressed_run):
+    texts = ["a wonderful film", "the plot was dreadful", "really great acting", "quite a boring movie"]
+    result = invoke("predict", tiny_compressed_run, "--compressed", *texts)
+    assert result.exit_code == 0, result.output
+    rows = _json_lines(result.stdout)
+    assert [r["text"] for r in rows] == texts
+    assert [r["label"] for r in rows] == ["positive", "negative", "positive", "negative"]
+    printed = np.array([[r["probabilities"][c] for c in ("negative", "positive")] for r in rows])
+    int8 = Predictor.from_run_dir(tiny_compressed_run, compressed=True).predict_proba(texts)
+    run = Predictor.from_run_dir(tiny_compressed_run).predict_proba(texts)
+    assert np.abs(int8 - run).max() > 1e-5  # so matching below shows the flag reached the predictor
+    np.testing.assert_allclose(printed, int8, atol=1e-6)
+
+
+def test_predict_compressed_on_a_run_without_it_says_to_compress(tiny_classifier_run):
+    result = invoke("predict", tiny_classifier_run, "--compressed", "a wonderful film")
+    assert_friendly_error(result, "the run has no compressed model",
+                          f"run `tunekit compress {tiny_classifier_run}` first")
+    assert not _json_lines(result.stdout)
+
+
+def test_evaluate_the_compressed_model(tiny_compressed_run, tmp_path):
+    rows = make_sentiment_rows(40, seed=8)
+    data = tmp_path / "holdout.csv"
+    pd.DataFrame(rows).to_csv(data, index=False)
+    result = invoke("evaluate", tiny_compressed_run, "--data", data, "--out", tmp_path / "eval", "--compressed")
+    assert result.exit_code == 0, result.output
+
+    predictions = pd.read_csv(tmp_path / "eval" / "eval_predictions.csv")
+    int8 = Predictor.from_run_dir(tiny_compressed_run, compressed=True).predict_proba([r["text"] for r in rows])
+    np.testing.assert_allclose(predictions[["p_negative", "p_positive"]].to_numpy(), int8, atol=2e-6)
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(predictions["label"], predictions["predicted"]))
+    assert metrics["accuracy"] > 0.9
+
+
+def test_a_tagger_has_no_compressed_model(tiny_tagger_run, entity_file):
+    assert_friendly_error(invoke("predict", tiny_tagger_run, "--compressed", "money in the bank"),
+                          "only classifiers are compressed", "drop --compressed")
+    assert_friendly_error(invoke("evaluate", tiny_tagger_run, "--data", entity_file, "--compressed"),
+                          "only classifiers are compressed", "drop --compressed")
+    assert_friendly_error(invoke("compress", tiny_tagger_run), "compresses classifiers")
+    assert not (tiny_tagger_run / "evaluations").exists() and not (tiny_tagger_run / "compressed").exists()
 
 
 def _exported_logits(export_dir: Path, texts: list[str]) -> torch.Tensor:

@@ -11,7 +11,13 @@ import random
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+from transformers import (
+    BertConfig,
+    BertForSequenceClassification,
+    BertTokenizer,
+    MPNetConfig,
+    MPNetForSequenceClassification,
+)
 
 from tunekit.config import RunConfig, config_from_dict
 
@@ -32,6 +38,18 @@ def build_tiny_model_dir(root: Path) -> Path:
     torch.manual_seed(0)
     BertForSequenceClassification(config).bert.save_pretrained(root)
     return root
+
+
+def tiny_sequence_classifier(architecture: str = "bert", num_labels: int = 3,
+                             seed: int = 0) -> BertForSequenceClassification | MPNetForSequenceClassification:
+    """An untrained 2-layer, 32-wide sequence classifier (vocabulary 64) in eval mode, dropout 0.1 as in real
+    checkpoints. ``architecture``: ``"bert"`` (takes token types) or ``"mpnet"`` (no token types, pad id 1)."""
+    torch.manual_seed(seed)
+    sizes = dict(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                 num_labels=num_labels, initializer_range=0.2)  # wider than the default 0.02: logits far from 0
+    if architecture == "mpnet":
+        return MPNetForSequenceClassification(MPNetConfig(max_position_embeddings=66, **sizes)).eval()
+    return BertForSequenceClassification(BertConfig(max_position_embeddings=64, **sizes)).eval()
 
 
 def make_sentiment_rows(n: int, seed: int = 0, labels: tuple[str, ...] = ("negative", "positive")) -> list[dict]:

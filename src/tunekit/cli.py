@@ -63,11 +63,13 @@ def evaluate(
     data: Annotated[str, typer.Option(help="Labeled file or folder, same columns as training.")],
     out: Annotated[Path | None, typer.Option(help="Output directory (default RUN_DIR/evaluations/...).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Inference batch size.")] = None,
+    compressed: Annotated[bool, typer.Option("--compressed", help="Evaluate the int8 model `tunekit compress` "
+                                                                  "wrote.")] = False,
 ) -> None:
     """Score a run on labeled data: per-class metrics, confusion matrix, calibration, predictions."""
     from tunekit.recipes.evaluate_run import evaluate_run
 
-    _, out_dir = evaluate_run(run_dir, data, out, batch_size, console=Console())
+    _, out_dir = evaluate_run(run_dir, data, out, batch_size, console=Console(), compressed=compressed)
     err.print(f"[green]written:[/] {out_dir}")
 
 
@@ -77,12 +79,40 @@ def predict(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
     file: Annotated[Path | None, typer.Option(help="A .txt file (one text per line) or a data file.")] = None,
+    compressed: Annotated[bool, typer.Option("--compressed", help="Classify with the int8 model `tunekit "
+                                                                  "compress` wrote.")] = False,
 ) -> None:
     """Classify texts; prints one JSON object per text."""
     from tunekit.recipes.predict_texts import predict_texts
 
-    for row in predict_texts(run_dir, texts or [], file):
+    for row in predict_texts(run_dir, texts or [], file, compressed=compressed):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@app.command()
+@_friendly_errors
+def compress(
+    run_dir: Annotated[Path, typer.Argument(help="A finished classifier run directory.")],
+    data: Annotated[str | None, typer.Option(help="Labeled file to check the int8 model on (default: the run's "
+                                                   "validation split).")] = None,
+    max_accuracy_drop: Annotated[float, typer.Option(help="Largest accuracy loss to accept, as a fraction.")]
+    = 0.01,
+) -> None:
+    """Write an int8 ONNX copy of a classifier for fast CPU inference, kept only if it classifies as well."""
+    from tunekit.recipes.compress_run import compress_run
+
+    with err.status("exporting, quantising and checking the int8 model..."):
+        report = compress_run(run_dir, data, max_accuracy_drop=max_accuracy_drop)
+    table = Table(title=f"int8 model checked on {report['check_set']}")
+    for column in ("", "accuracy", "texts/s", "size (MB)"):
+        table.add_column(column)
+    for name, label in (("run", "run's model"), ("int8", "int8 ONNX")):
+        table.add_row(label, f"{report['accuracy'][name]:.4f}", f"{report['texts_per_second'][name]:.1f}",
+                      f"{report['size_mb'][name]:.1f}")
+    Console().print(table)
+    err.print(f"the same prediction for {report['prediction_agreement']:.1%} of texts; "
+              f"[green]written:[/] {run_dir / 'compressed'}  (use it with --compressed, or `compressed: true` in "
+              "the serving config)")
 
 
 @app.command()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tiny_fixtures import make_sentiment_rows, tiny_run_config
-from tunekit.errors import DataError
+from tunekit.errors import DataError, RunDirError, TunekitError
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
 
@@ -88,3 +88,18 @@ def test_empty_input_gives_zero_rows(predictor):
 def test_non_text_input_raises_data_error(predictor, bad):
     with pytest.raises(DataError, match="row 2|rows 2"):
         predictor.predict_proba(bad)
+
+
+def test_compressed_needs_the_runs_int8_model(tiny_classifier_run):
+    with pytest.raises(RunDirError, match="no compressed model") as error:
+        Predictor.from_run_dir(tiny_classifier_run, compressed=True)
+    assert f"tunekit compress {tiny_classifier_run}" in error.value.fix
+
+
+def test_a_compressed_predictor_stays_on_the_cpu(tiny_compressed_run):
+    predictor = Predictor.from_run_dir(tiny_compressed_run, compressed=True)
+    expected = predictor.predict_proba(["a wonderful film"])
+    with pytest.raises(TunekitError, match="CPU only"):
+        predictor.to("meta")
+    assert predictor.device.type == "cpu" and next(predictor.model.parameters()).device.type == "cpu"
+    np.testing.assert_array_equal(predictor.to("cpu").predict_proba(["a wonderful film"]), expected)

@@ -9,18 +9,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tiny_fixtures import tiny_run_config
-from tunekit.recipes.train_classifier import train_classifier
 from tunekit.serve.app import create_app
 from tunekit.serve.keys import KeyStore
 from tunekit.serve.settings import ServeConfig
 
 
 @pytest.fixture(scope="session")
-def served_run(tiny_model_dir, sentiment_file, tmp_path_factory) -> Path:
+def served_run(tiny_classifier_run) -> Path:
     """A finished classification run on the tiny BERT (labels negative/positive); read-only for tests."""
-    config = tiny_run_config(tiny_model_dir, data={"train": str(sentiment_file)})
-    return train_classifier(config, tmp_path_factory.mktemp("serve-runs") / "sentiment")
+    return tiny_classifier_run
 
 
 @pytest.fixture

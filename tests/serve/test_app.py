@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import bearer
-from tunekit.errors import TunekitError
+from tunekit.compress.onnx_classifier import OnnxClassifier
+from tunekit.errors import RunDirError, TunekitError
 from tunekit.inference.predictor import Predictor
 from tunekit.serve.app import create_app
 from tunekit.serve.schemas import PredictResponse
@@ -153,6 +154,40 @@ def test_a_tagger_run_answers_entities_with_offsets(make_client, tiny_tagger_run
     info = client.get("/v1/model", headers=bearer(keys["admin"])).json()
     assert info["task"] == "token_classification" and info["labels"] == ["LOC", "MISC", "ORG"]
     assert client.post("/v1/explain", json={"texts": ["bank"]}, headers=bearer(keys["admin"])).status_code == 422
+
+
+def test_a_compressed_config_answers_with_the_int8_model(make_client, tiny_compressed_run, keys):
+    client = make_client(tiny_compressed_run, serve_config_from_dict({"compressed": True}))
+    assert isinstance(client.app.state.serve.service.model.compressed, OnnxClassifier)
+    response = client.post("/v1/predict", json={"texts": TEXTS}, headers=bearer(keys["predict"]))
+    assert response.status_code == 200, response.text
+    assert_is_a_predict_response(response.json())
+    predictions = response.json()["predictions"]
+    assert [p["label"] for p in predictions] == ["positive", "negative", "positive", "negative"]
+
+    int8 = Predictor.from_run_dir(tiny_compressed_run, compressed=True).predict_proba(TEXTS)
+    run = Predictor.from_run_dir(tiny_compressed_run).predict_proba(TEXTS)
+    assert np.abs(int8 - run).max() > 1e-5  # so matching below shows the served numbers are the int8 model's
+    served = [list(p["probabilities"].values()) for p in predictions]
+    np.testing.assert_allclose(served, int8, atol=1.5e-6)  # the response rounds to 6 decimals
+
+    explained = client.post("/v1/explain", json={"texts": TEXTS[:1]}, headers=bearer(keys["explain"]))
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["explanations"][0]["label"] == "positive"
+
+
+def test_a_compressed_run_is_served_uncompressed_by_default(make_client, tiny_compressed_run):
+    assert make_client(tiny_compressed_run).app.state.serve.service.model.compressed is None
+
+
+def test_a_compressed_config_does_not_start_without_an_int8_model(served_run, tiny_tagger_run, key_store):
+    config = serve_config_from_dict({"compressed": True})
+    with pytest.raises(RunDirError, match="tunekit compress"), TestClient(create_app(served_run, config,
+                                                                                     key_store=key_store)):
+        pass
+    with pytest.raises(TunekitError, match="(?s)only classifiers are compressed.*compressed: false"), \
+            TestClient(create_app(tiny_tagger_run, config, key_store=key_store)):
+        pass
 
 
 def _write_audit(run_dir, passed: bool) -> None:

@@ -77,6 +77,34 @@ def test_the_worker_factory_builds_a_working_app(no_uvicorn, served_run, tmp_pat
     assert response.status_code == 200
 
 
+def test_serve_refuses_a_compressed_config_for_a_run_without_one(no_uvicorn, served_run, tmp_path):
+    config = tmp_path / "serve.yaml"
+    config.write_text("compressed: true\n")
+    with pytest.raises(TunekitError, match="asks for the compressed model") as error:
+        server.run_server(served_run, config_path=config, key_store_path=tmp_path / "keys.sqlite")
+    assert f"tunekit compress {served_run.resolve()}" in error.value.fix
+    assert no_uvicorn == []  # refused before uvicorn started
+
+
+def test_a_compressed_config_reaches_the_workers(no_uvicorn, tiny_compressed_run, tmp_path):
+    import torch
+
+    from tunekit.compress.onnx_classifier import OnnxClassifier
+
+    config = tmp_path / "serve.yaml"
+    config.write_text("compressed: true\nrequire_api_key: false\n")
+    server.run_server(tiny_compressed_run, config_path=config)
+    assert len(no_uvicorn) == 1
+    threads = torch.get_num_threads()
+    try:
+        with TestClient(server.app_from_environment()) as client:
+            assert isinstance(client.app.state.serve.service.model.compressed, OnnxClassifier)
+            response = client.post("/v1/predict", json={"texts": ["a wonderful film"]})
+    finally:
+        torch.set_num_threads(threads)  # the app set the process-wide default for new threads
+    assert response.status_code == 200 and response.json()["predictions"][0]["label"] == "positive"
+
+
 def test_serve_refuses_a_failed_audit_before_starting(no_uvicorn, run_copy, tmp_path):
     (run_copy / "audit").mkdir()
     (run_copy / "audit" / "audit.json").write_text(json.dumps({"gate": {"passed": False}}))

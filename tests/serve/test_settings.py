@@ -23,6 +23,13 @@ def test_a_yaml_file_with_an_alert_rule(tmp_path):
     assert config.monitoring.alerts[0].label == "negative" and config.monitoring.alerts[0].window == 500
 
 
+def test_compressed_is_off_by_default_and_read_from_yaml(tmp_path):
+    assert load_serve_config(None).compressed is False
+    path = tmp_path / "serve.yaml"
+    path.write_text("compressed: true\n")
+    assert load_serve_config(path).compressed is True
+
+
 @pytest.mark.parametrize(("raw", "message"), [
     ({"limits": {"max_batch_text": 3}}, "limits.max_batch_text"),
     ({"limits": {"max_batch_texts": 0}}, "max_batch_texts"),
@@ -32,6 +39,7 @@ def test_a_yaml_file_with_an_alert_rule(tmp_path):
      "only to kind label_share"),
     ({"monitoring": {"alerts": [{"name": "a", "kind": "label_psi", "above": 1}] * 2}}, "distinct"),
     ({"monitoring": {"webhook_url": "ftp://x"}}, "webhook_url"),
+    ({"compressed": "maybe"}, "`compressed`"),
 ])
 def test_invalid_settings_name_the_option(raw, message):
     with pytest.raises(ConfigError, match=message):

@@ -11,10 +11,12 @@ import torch
 from torch import nn
 
 from tunekit.atomic import read_json
+from tunekit.compress.onnx_classifier import OnnxClassifier
 from tunekit.config import RunConfig, load_config
 from tunekit.data.examples import check_texts
 from tunekit.data.labels import LabelMap
 from tunekit.data.tokenize import EncodedTexts, encode_texts
+from tunekit.errors import TunekitError
 from tunekit.inference.batch import example_probabilities, pool_chunks
 from tunekit.inference.bf16_weights import InferenceWeights
 from tunekit.run.layout import RunLayout
@@ -32,11 +34,15 @@ class Predictor:
 
     ``frozen``: the model's weights will not change (a loaded run), so under bf16 it runs as a bf16 copy
     (`bf16_copy`) instead of casting Linear weights on every call; ``model`` itself stays fp32.
+    ``compressed``: a module that computes the probabilities instead of ``model`` (the run's int8 ONNX model,
+    `tunekit.compress`); ``model`` stays for what needs gradients (integrated gradients).
     """
 
     def __init__(self, model: nn.Module, tokenizer, label_map: LabelMap, config: RunConfig,
-                 thresholds: np.ndarray | None = None, batch_size: int | None = None, frozen: bool = False) -> None:
+                 thresholds: np.ndarray | None = None, batch_size: int | None = None, frozen: bool = False,
+                 compressed: nn.Module | None = None) -> None:
         self.model = model.eval()
+        self.compressed = compressed
         self._weights = InferenceWeights(self.model, frozen)
         self.tokenizer = tokenizer
         self.label_map = label_map
@@ -47,15 +53,22 @@ class Predictor:
         self.bf16 = resolve_bf16(config.train.bf16, self.device)
 
     @classmethod
-    def from_run_dir(cls, run_dir: str | Path, batch_size: int | None = None) -> Predictor:
-        """Load a finished run directory (never unpickling anything)."""
+    def from_run_dir(cls, run_dir: str | Path, batch_size: int | None = None, compressed: bool = False) -> Predictor:
+        """Load a finished run directory (never unpickling anything); ``compressed``: classify with the int8 model
+        `tunekit compress` wrote there.
+
+        Raises:
+            RunDirError: the run is unfinished or unreadable, or ``compressed`` and it has no readable int8 model.
+        """
         layout = RunLayout(Path(run_dir)).require_finished()
+        int8 = OnnxClassifier(layout.compressed_model) if compressed else None
         config = load_config(layout.config)
         labels = read_json(layout.labels)
         label_map = LabelMap.from_json(labels)
         model = load_model(layout.model, config, label_map)
         thresholds = np.asarray(labels["thresholds"]) if labels.get("thresholds") else None
-        return cls(model, load_tokenizer(layout.model), label_map, config, thresholds, batch_size, frozen=True)
+        return cls(model, load_tokenizer(layout.model), label_map, config, thresholds, batch_size, frozen=True,
+                   compressed=int8)
 
     @property
     def classes(self) -> list[Any]:
@@ -74,8 +87,9 @@ class Predictor:
 
     def pooled_probabilities(self, encoded: EncodedTexts, n_texts: int) -> np.ndarray:
         """``(n_texts, n_classes)`` for already-tokenised examples, chunks pooled per text."""
+        module = self.compressed if self.compressed is not None else self._weights.module(self.bf16)
         probabilities = example_probabilities(
-            self._weights.module(self.bf16), encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
+            module, encoded, batch_size=self.batch_size, pad_id=self.tokenizer.pad_token_id,
             multi_label=self.label_map.multi_label, bf16=self.bf16, device=self.device, frozen=self._weights.frozen)
         return pool_chunks(probabilities, encoded.owner, n_texts, self.config.data.chunk_pooling,
                            self.label_map.multi_label)
@@ -97,6 +111,9 @@ class Predictor:
         return self.labels_from_probabilities(self.predict_proba(texts, pairs))
 
     def to(self, device: str | torch.device) -> Predictor:
+        if self.compressed is not None and torch.device(device).type != "cpu":
+            raise TunekitError("a compressed (int8 ONNX) predictor runs on the CPU only",
+                               "load the run without `compressed` to run it on another device")
         self.model.to(device)
         self._weights.reset()
         self.device = torch.device(device)

@@ -11,7 +11,7 @@ from rich.console import Console
 from tunekit.atomic import write_json, write_text
 from tunekit.data.prepare import load_labeled, warn_on_overlap
 from tunekit.data.prepare_tagged import load_tagged
-from tunekit.errors import DataError
+from tunekit.errors import DataError, TunekitError
 from tunekit.evaluation.evaluate import evaluate_split
 from tunekit.evaluation.evaluate_tags import entity_markdown_section, evaluate_tagged_split, print_entity_summary
 from tunekit.evaluation.report import markdown_section, print_summary
@@ -21,17 +21,20 @@ from tunekit.run.layout import RunLayout
 from tunekit.run.setup import run_task
 
 
-def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None,
-                 batch_size: int | None = None, console: Console | None = None) -> tuple[dict[str, Any], Path]:
+def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None, batch_size: int | None = None,
+                 console: Console | None = None, compressed: bool = False) -> tuple[dict[str, Any], Path]:
     """Evaluate ``run_dir``'s model on ``data_path`` (same column mapping as training).
 
     Writes metrics.json, report.md, predictions and plots into ``out_dir``
     (default ``RUN_DIR/evaluations/<file>-<time>``); prints a summary to ``console`` if given.
-    Also warns when evaluation texts occur in the run's training data. Returns (metrics, out_dir).
+    Also warns when evaluation texts occur in the run's training data. ``compressed``: evaluate the run's int8
+    model (`tunekit compress`). Returns (metrics, out_dir).
     """
     if run_task(run_dir) == "token_classification":
+        if compressed:
+            raise TunekitError(f"{run_dir} is a tagger, and only classifiers are compressed", "drop --compressed")
         return evaluate_tagger_run(run_dir, data_path, out_dir, batch_size, console)
-    predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size)
+    predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size, compressed=compressed)
     data_config = predictor.config.data
     data = load_labeled(data_path, data_config)
     if data_config.train and Path(data_config.train).exists():

@@ -9,19 +9,23 @@ from typing import Any
 from tunekit.data.prepare import load_labeled
 from tunekit.data.prepare_tagged import load_tagged
 from tunekit.data.readers import read_text_file
-from tunekit.errors import DataError
+from tunekit.errors import DataError, TunekitError
 from tunekit.inference.predictor import BLOCK_SIZE, Predictor
 from tunekit.inference.tagger import TagPredictor
 from tunekit.run.setup import run_task
 
 
-def predict_texts(run_dir: Path, texts: list[str], file: Path | None = None) -> Iterator[dict[str, Any]]:
+def predict_texts(run_dir: Path, texts: list[str], file: Path | None = None,
+                  compressed: bool = False) -> Iterator[dict[str, Any]]:
     """Yield ``{"text", "label", "probabilities"}`` per input text, in input order (``{"text", "entities"}``,
-    or ``{"tokens", "tags"}`` for pre-split sentences in a data file, from a tagger run)."""
+    or ``{"tokens", "tags"}`` for pre-split sentences in a data file, from a tagger run). ``compressed``: classify
+    with the run's int8 model (`tunekit compress`)."""
     if run_task(run_dir) == "token_classification":
+        if compressed:
+            raise TunekitError(f"{run_dir} is a tagger, and only classifiers are compressed", "drop --compressed")
         yield from tag_texts(run_dir, texts, file)
         return
-    predictor = Predictor.from_run_dir(run_dir)
+    predictor = Predictor.from_run_dir(run_dir, compressed=compressed)
     pairs = None
     if file is not None:
         if file.suffix.lower() == ".txt":  # one text per line

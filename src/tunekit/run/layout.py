@@ -24,6 +24,9 @@ class RunLayout:
     checkpoints = property(lambda self: self.root / "checkpoints")
     best = property(lambda self: self.root / "checkpoints" / "best")
     evaluations = property(lambda self: self.root / "evaluations")
+    compressed = property(lambda self: self.root / "compressed")
+    compressed_model = property(lambda self: self.root / "compressed" / "model.int8.onnx")
+    compression_report = property(lambda self: self.root / "compressed" / "compression.json")
 
     def require_finished(self) -> RunLayout:
         """Raise unless this is a completed run directory."""

@@ -58,7 +58,8 @@ def create_app(run_dir: str | Path, config: ServeConfig | None = None, *, key_st
 
             torch.set_num_threads(config.batching.torch_threads)
         service = await asyncio.to_thread(ModelService.load, run_dir, allow_failed_audit=allow_failed_audit,
-                                          model_batch_size=config.batching.model_batch_size)
+                                          model_batch_size=config.batching.model_batch_size,
+                                          compressed=config.compressed)
         monitoring_config = config.monitoring
         notifier = (WebhookNotifier(monitoring_config.webhook_url, monitoring_config.webhook_timeout_s)
                     if monitoring_config.webhook_url else None)

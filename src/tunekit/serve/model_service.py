@@ -73,11 +73,13 @@ class ModelService:
 
     @classmethod
     def load(cls, run_dir: str | Path, *, model_batch_size: int | None = None,
-             allow_failed_audit: bool = False) -> ModelService:
-        """Check the audit gate, then load the run's model for its task.
+             allow_failed_audit: bool = False, compressed: bool = False) -> ModelService:
+        """Check the audit gate, then load the run's model for its task (``compressed``: a classifier's int8 model,
+        `tunekit compress`).
 
         Raises:
-            TunekitError: the run is unfinished or unreadable, or its audit failed.
+            TunekitError: the run is unfinished or unreadable, its audit failed, or ``compressed`` and the run is a
+                tagger or has no readable int8 model.
         """
         run_dir = Path(run_dir)
         layout = RunLayout(run_dir).require_finished()
@@ -87,7 +89,11 @@ class ModelService:
             from tunekit.inference.tagger import TagPredictor as model_class
         else:
             from tunekit.inference.predictor import Predictor as model_class
-        model = model_class.from_run_dir(run_dir, batch_size=model_batch_size)
+        if compressed and task == "token_classification":
+            raise TunekitError(f"{run_dir} is a tagger, and only classifiers are compressed",
+                               "set `compressed: false` in the serving config")
+        options = {"compressed": True} if compressed else {}
+        model = model_class.from_run_dir(run_dir, batch_size=model_batch_size, **options)
         metrics = read_json(layout.metrics) if layout.metrics.is_file() else {}
         return cls(run_dir, task, model, audit, metrics)
 

@@ -119,6 +119,9 @@ class ServeConfig:
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     require_api_key: bool = True
     """Require an API key on every route but /healthz and /readyz. Turn off only behind another gateway."""
+    compressed: bool = False
+    """Classify with the int8 model `tunekit compress RUN_DIR` wrote (docs/compress.md); /v1/explain's occlusion
+    then explains that model, the one answering."""
 
 
 def load_serve_config(path: str | Path | None) -> ServeConfig:

@@ -1,0 +1,63 @@
+"""`OnnxClassifier`: the transformers call on an ONNX Runtime session, and the errors for a missing or broken file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tiny_fixtures import tiny_sequence_classifier
+from tunekit.compress.onnx_classifier import OnnxClassifier
+from tunekit.compress.onnx_int8 import export_fp32
+from tunekit.errors import RunDirError
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[torch.nn.Module, Path]:
+    """A tiny BERT and its fp32 graph, laid out as a run's ``compressed/model.int8.onnx``."""
+    model = tiny_sequence_classifier()
+    target = tmp_path_factory.mktemp("onnx") / "run" / "compressed" / "model.int8.onnx"
+    target.parent.mkdir(parents=True)
+    return model, export_fp32(model, target)
+
+
+IDS = torch.tensor([[2, 11, 23, 40, 3], [2, 17, 9, 3, 0]])
+
+
+def test_logits_match_the_torch_model(exported):
+    model, path = exported
+    mask = (IDS != 0).long()
+    types = torch.tensor([[0, 0, 0, 1, 1], [0, 0, 1, 1, 0]])
+    output = OnnxClassifier(path)(input_ids=IDS, attention_mask=mask, token_type_ids=types)
+    assert output.logits.dtype == torch.float32 and output.logits.shape == (2, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(output.logits, model.eval()(IDS, attention_mask=mask, token_type_ids=types).logits,
+                                   atol=1e-4, rtol=0)
+
+
+def test_missing_mask_and_token_types_default_to_all_tokens_and_segment_zero(exported):
+    _, path = exported
+    classifier = OnnxClassifier(path)
+    explicit = classifier(IDS, attention_mask=torch.ones_like(IDS), token_type_ids=torch.zeros_like(IDS)).logits
+    torch.testing.assert_close(classifier(IDS).logits, explicit, atol=0, rtol=0)
+    # and the defaults matter: a real mask gives other logits for the padded row
+    assert not torch.allclose(classifier(IDS, attention_mask=(IDS != 0).long()).logits[1], explicit[1], atol=1e-4)
+
+
+def test_a_missing_file_says_to_run_compress(tmp_path):
+    with pytest.raises(RunDirError, match="no compressed model") as error:
+        OnnxClassifier(tmp_path / "run" / "compressed" / "model.int8.onnx")
+    assert f"tunekit compress {tmp_path / 'run'}" in error.value.fix
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_broken_file_says_to_compress_again(exported, tmp_path, damage):
+    content = {"truncated": exported[1].read_bytes()[:2000], "garbage": b"not an onnx model\n" * 10,
+               "empty": b""}[damage]
+    path = tmp_path / "run" / "compressed" / "model.int8.onnx"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(RunDirError, match="could not be loaded") as error:
+        OnnxClassifier(path)
+    assert f"tunekit compress {tmp_path / 'run'}" in error.value.fix and "corrupted" in error.value.fix
