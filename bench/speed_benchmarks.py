@@ -9,7 +9,7 @@ bench/results/speed.json; the table in docs/benchmarks.md is rendered from it.
 
     python bench/speed_benchmarks.py              # 4000 training examples, 1 epoch, full + LoRA, inference
     python bench/speed_benchmarks.py --part full  # only full fine-tuning (+ MPNet memory); times in the docs
-    python bench/speed_benchmarks.py --part lora  # only LoRA and inference (int8 rows: `tunekit compress` the run)
+    python bench/speed_benchmarks.py --part lora  # only LoRA and inference
     python bench/speed_benchmarks.py --part full --repeats 3  # tunekit and Trainer-best 3 times each, alternating
     python bench/speed_benchmarks.py --quick      # 800 examples (seeds: 320), 256 dev texts, no MPNet: < 5 min
     python bench/speed_benchmarks.py --only tunekit-full --tag before-X   # one system, kept as a named figure
@@ -50,11 +50,12 @@ MODES = {
 TRAINING = [f"{system}-{method}" for method in ("full", "lora") for system in ("tunekit", "trainer-best",
                                                                                "trainer-seeds")]
 INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pipeline")]
-# the run's int8 ONNX model (`tunekit compress RUN_DIR` first): in a full run (--quick leaves it out) or --only
+# the run's int8 ONNX model (`tunekit compress`, done first if the run has none, outside the timings): in a full run
+# of every system (--quick leaves it out, to stay under 5 minutes) or named in --only
 INFERENCE_INT8 = [f"tunekit-int8-batch{b}" for b in (1, 64)]
 # each part compares tunekit with its baselines within one invocation; `all` runs both
 PARTS = {"full": ["tunekit-full", "trainer-best-full", "trainer-seeds-full", "mpnet-full", "mpnet-full-checkpointed"],
-         "lora": ["tunekit-lora", "trainer-best-lora", "trainer-seeds-lora", *INFERENCE, *INFERENCE_INT8]}
+         "lora": ["tunekit-lora", "trainer-best-lora", "trainer-seeds-lora", *INFERENCE]}
 COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 0.80}
 # Gradient checkpointing on the larger model: a short bounded tunekit run each way (core config's lr and batch)
 MPNET = {"model": "mpnet-base", "method": "full", "learning_rate": 3e-5, "batch_size": 32, "n_train": 640,
@@ -187,8 +188,14 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
             run["memory"][name] = run_worker("speed_train.py", "tunekit", {**MPNET, "train_overrides": overrides},
                                            fresh)
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
+    rows = inference_rows(only, mode_name)
+    if set(rows) & set(INFERENCE_INT8) and not RunLayout(run_dir).compressed_model.is_file():
+        from tunekit.recipes.compress_run import compress_run
+
+        print(f"compressing {run_dir} for the int8 rows (tunekit compress; not part of any timing)", flush=True)
+        compress_run(run_dir)
     for name in INFERENCE + INFERENCE_INT8:
-        if name in inference_rows(only, mode_name):
+        if name in rows:
             run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir), fresh)
             print(name, json.dumps(run["inference"][name]), flush=True)
     add_ratios(run)
@@ -216,9 +223,6 @@ def missing_prerequisite(only: list[str] | None, mode_name: str, run_dir: Path) 
     if rows and not (run_dir / "model").is_dir():
         return (f"inference needs a finished run at {run_dir}, and there is none: make it with "
                 "`python bench/core_benchmarks.py --only sst2-full` (or pass --run-dir), then run this again")
-    if set(rows) & set(INFERENCE_INT8) and not RunLayout(run_dir).compressed_model.is_file():
-        return (f"the int8 rows need the run's compressed model, and {run_dir} has none: make it with "
-                f"`tunekit compress {run_dir}`, then run this again")
     if memory_rows(only, mode_name):
         try:
             resolve_model(MPNET["model"])

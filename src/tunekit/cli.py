@@ -95,23 +95,16 @@ def compress(
     run_dir: Annotated[Path, typer.Argument(help="A finished classifier run directory.")],
     data: Annotated[str | None, typer.Option(help="Labeled file to check the int8 model on (default: the run's "
                                                    "validation split).")] = None,
-    max_accuracy_drop: Annotated[float, typer.Option(help="Largest accuracy loss to accept, as a fraction.")]
-    = 0.01,
+    max_accuracy_drop: Annotated[float, typer.Option(help="Largest loss of accuracy or macro-F1 to accept, as a "
+                                                          "fraction.", min=0.0, max=0.99)] = 0.01,
 ) -> None:
     """Write an int8 ONNX copy of a classifier for fast CPU inference, kept only if it classifies as well."""
-    from tunekit.recipes.compress_run import compress_run
+    from tunekit.recipes.compress_run import compress_run, print_compression_report
 
     with err.status("exporting, quantising and checking the int8 model..."):
         report = compress_run(run_dir, data, max_accuracy_drop=max_accuracy_drop)
-    table = Table(title=f"int8 model checked on {report['check_set']}")
-    for column in ("", "accuracy", "texts/s", "size (MB)"):
-        table.add_column(column)
-    for name, label in (("run", "run's model"), ("int8", "int8 ONNX")):
-        table.add_row(label, f"{report['accuracy'][name]:.4f}", f"{report['texts_per_second'][name]:.1f}",
-                      f"{report['size_mb'][name]:.1f}")
-    Console().print(table)
-    err.print(f"the same prediction for {report['prediction_agreement']:.1%} of texts; "
-              f"[green]written:[/] {run_dir / 'compressed'}  (use it with --compressed, or `compressed: true` in "
+    print_compression_report(report, Console())
+    err.print(f"[green]written:[/] {run_dir / 'compressed'}  (use it with --compressed, or `compressed: true` in "
               "the serving config)")
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from tunekit.compress.first_token import FirstTokenBertClassifier, first_token_applies
 from tunekit.errors import TunekitError
 
 OPSET = 17
@@ -79,7 +80,8 @@ def export_fp32(model: nn.Module, target: Path) -> Path:
     try:
         with torch.inference_mode(False), torch.no_grad(), _quiet():
             # the wrapper in eval mode: the exporter restores the wrapper's mode onto every submodule afterwards
-            torch.onnx.export(_LogitsOnly(model, names).eval(), tuple(example[n] for n in names), target,
+            graph = FirstTokenBertClassifier(model) if first_token_applies(model) else _LogitsOnly(model, names)
+            torch.onnx.export(graph.eval(), tuple(example[n] for n in names), target,
                               input_names=list(names), output_names=["logits"], opset_version=OPSET,
                               dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
                                             "logits": {0: "batch"}}, dynamo=False)

@@ -39,11 +39,14 @@ def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None, bat
     data = load_labeled(data_path, data_config)
     if data_config.train and Path(data_config.train).exists():
         warn_on_overlap(load_labeled(data_config.train, data_config), data)
-    out_dir = out_dir or RunLayout(run_dir).evaluations / f"{Path(data_path).stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    model = "-int8" if compressed else ""
+    out_dir = out_dir or (RunLayout(run_dir).evaluations
+                          / f"{Path(data_path).stem}{model}-{datetime.now():%Y%m%d-%H%M%S}")
     metrics = evaluate_split(predictor, data, out_dir, "eval", data_config.label_delimiter,
                              predictor.config.eval.calibration_bins)
+    metrics["model"] = "int8 ONNX (tunekit compress)" if compressed else "the run's model"
     write_json(out_dir / "metrics.json", metrics)
-    write_text(out_dir / "report.md", f"# Evaluation of {run_dir}\n\n" +
+    write_text(out_dir / "report.md", f"# Evaluation of {run_dir}{' (int8 ONNX model)' if compressed else ''}\n\n" +
                markdown_section(f"eval — {data_path}", metrics, metrics["plots"]))
     if console is not None:
         print_summary(metrics, f"eval: {data_path}", console)

@@ -93,7 +93,7 @@ def prepare_run_dir(layout: RunLayout, resume: bool, overwrite: bool) -> None:
         raise RunDirError(f"{layout.root} already holds a run",
                           "choose another output_dir, continue it with `tunekit train --resume`, "
                           "or pass --overwrite to replace it")
-    for path in (layout.checkpoints, layout.tensorboard, layout.model, layout.evaluations):
+    for path in (layout.checkpoints, layout.tensorboard, layout.model, layout.evaluations, layout.compressed):
         shutil.rmtree(path, ignore_errors=True)
     stale = [layout.train_log, layout.metrics, layout.report, layout.status]
     stale += [path for pattern in EVALUATION_FILES for path in layout.root.glob(pattern)]

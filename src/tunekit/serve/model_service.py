@@ -61,6 +61,21 @@ def check_audit_gate(run_dir: Path, allow_failed_audit: bool) -> AuditVerdict:
     return verdict
 
 
+def check_compressed_servable(run_dir: Path) -> None:
+    """Raise unless ``run_dir`` is a classifier with a compressed model (the serving config's ``compressed``).
+
+    Raises:
+        RunDirError: the run is a tagger (never compressed), or has no compressed model yet.
+    """
+    layout = RunLayout(run_dir)
+    if load_config(layout.config).task == "token_classification":
+        raise RunDirError(f"{run_dir} is a tagger, and only classifiers are compressed",
+                          "set `compressed: false` in the serving config")
+    if not layout.compressed_model.is_file():
+        raise RunDirError(f"the serving config asks for the compressed model, and {run_dir} has none",
+                          f"run `tunekit compress {run_dir}` first, or set `compressed: false`")
+
+
 @dataclass
 class ModelService:
     """A loaded run: ``predict(texts)`` gives one JSON-ready dict per text, in input order."""
@@ -89,11 +104,11 @@ class ModelService:
             from tunekit.inference.tagger import TagPredictor as model_class
         else:
             from tunekit.inference.predictor import Predictor as model_class
-        if compressed and task == "token_classification":
-            raise TunekitError(f"{run_dir} is a tagger, and only classifiers are compressed",
-                               "set `compressed: false` in the serving config")
-        options = {"compressed": True} if compressed else {}
-        model = model_class.from_run_dir(run_dir, batch_size=model_batch_size, **options)
+        if compressed:
+            check_compressed_servable(run_dir)
+            model = model_class.from_run_dir(run_dir, batch_size=model_batch_size, compressed=True)
+        else:
+            model = model_class.from_run_dir(run_dir, batch_size=model_batch_size)
         metrics = read_json(layout.metrics) if layout.metrics.is_file() else {}
         return cls(run_dir, task, model, audit, metrics)
 

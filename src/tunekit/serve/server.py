@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from tunekit.errors import TunekitError
 from tunekit.run.layout import RunLayout
 from tunekit.serve.keys import KeyStore
-from tunekit.serve.model_service import check_audit_gate
+from tunekit.serve.model_service import check_audit_gate, check_compressed_servable
 from tunekit.serve.settings import load_serve_config
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,8 @@ def run_server(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, work
     RunLayout(run_dir).require_finished()
     check_audit_gate(run_dir, allow_failed_audit)
     config = load_serve_config(config_path)
-    if config.compressed and not RunLayout(run_dir).compressed_model.is_file():
-        raise TunekitError(f"the serving config asks for the compressed model, and {run_dir} has none",
-                           f"run `tunekit compress {run_dir}` first, or set `compressed: false`")
+    if config.compressed:
+        check_compressed_servable(run_dir)
     if config.require_api_key:
         store = KeyStore(key_store_path)
         if not any(key.active for key in store.list()):
