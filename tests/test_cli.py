@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import tunekit.cli as cli
 import tunekit.recipes.train_classifier as recipe
-from tiny_fixtures import make_sentiment_rows, tiny_run_config
+from tiny_fixtures import make_sentiment_rows, retrain_in_place, tiny_run_config
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
 
@@ -159,16 +159,27 @@ def test_compress_prints_the_check_and_writes_the_int8_model(tiny_classifier_run
     assert report["check_set"] == f"{holdout} (30 texts)" and report["max_accuracy_drop"] == 0.05
     assert (run_dir / "compressed" / "model.int8.onnx").is_file()
     assert "int8 model checked on" in result.stdout  # the table's title (rich wraps the path in it)
-    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
-            for line in result.stdout.splitlines() if line.count("│") == 5}
-    for name, label in (("run", "run's model"), ("int8", "int8 ONNX")):
-        assert rows[label] == [f"{report['accuracy'][name]:.4f}", f"{report['texts_per_second'][name]:.1f}",
-                               f"{report['size_mb'][name]:.1f}"]
-    assert f"the same prediction for {report['prediction_agreement']:.1%}" in result.output
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:6]]
+            for line in result.stdout.splitlines() if line.count("│") == 6}
+    for name, label in (("run", "run's model (fp32)"), ("int8", "int8 ONNX")):
+        assert rows[label] == [f"{report['accuracy'][name]:.4f}", f"{report['macro_f1'][name]:.4f}",
+                               f"{report['texts_per_second'][name]:.1f}", f"{report['size_mb'][name]:.1f}"]
+    flips = report["texts_flipped"]
+    summary = (f"the same prediction for {report['prediction_agreement']:.1%} of texts; {flips['right_to_wrong']} "
+               f"went from right to wrong, {flips['wrong_to_right']} the other way")
+    assert summary in result.stdout
+    written = f"written: {run_dir / 'compressed'}"
+    assert written in result.stderr and written not in result.stdout
+    assert result.output.index(summary) < result.output.index(written)  # the figures first, then where they went
 
 
-def test_compress_refuses_a_bad_accuracy_drop(tiny_classifier_run):
-    assert_friendly_error(invoke("compress", tiny_classifier_run, "--max-accuracy-drop", 2), "not in [0, 1)")
+@pytest.mark.parametrize(("drop", "bound"), [("2", "less than or equal to 0.99"), ("1", "less than or equal to 0.99"),
+                                             ("-0.01", "greater than or equal to 0"), ("nan", "0.99")])
+def test_compress_refuses_an_accuracy_drop_outside_its_range(tiny_classifier_run, drop, bound):
+    result = invoke("compress", tiny_classifier_run, "--max-accuracy-drop", drop)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--max-accuracy-drop'" in result.output and bound in result.output
+    assert "Traceback" not in result.output
     assert not (tiny_classifier_run / "compressed").exists()
 
 
@@ -206,6 +217,7 @@ def test_evaluate_the_compressed_model(tiny_compressed_run, tmp_path):
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["accuracy"] == pytest.approx(accuracy_score(predictions["label"], predictions["predicted"]))
     assert metrics["accuracy"] > 0.9
+    assert metrics["model"] == "int8 ONNX (tunekit compress)"
 
 
 def test_a_tagger_has_no_compressed_model(tiny_tagger_run, entity_file):
@@ -215,6 +227,25 @@ def test_a_tagger_has_no_compressed_model(tiny_tagger_run, entity_file):
                           "only classifiers are compressed", "drop --compressed")
     assert_friendly_error(invoke("compress", tiny_tagger_run), "compresses classifiers")
     assert not (tiny_tagger_run / "evaluations").exists() and not (tiny_tagger_run / "compressed").exists()
+
+
+def test_predict_compressed_after_retraining_says_to_compress_again(tiny_compressed_run, tmp_path):
+    run_dir = Path(shutil.copytree(tiny_compressed_run, tmp_path / "run"))
+    retrain_in_place(run_dir)
+    result = invoke("predict", run_dir, "--compressed", "a wonderful film")
+    assert_friendly_error(result, "was made from other weights", f"run `tunekit compress {run_dir}` again")
+    assert not _json_lines(result.stdout)
+
+
+def test_train_overwrite_drops_the_old_runs_compressed_model(tiny_compressed_run, tiny_model_dir, sentiment_file,
+                                                             tmp_path):
+    run_dir = Path(shutil.copytree(tiny_compressed_run, tmp_path / "run"))
+    result = invoke("train", *tiny_overrides(tiny_model_dir, sentiment_file, epochs=1), f"output_dir={run_dir}",
+                    "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "model" / "model.safetensors").is_file() and not (run_dir / "compressed").exists()
+    assert_friendly_error(invoke("predict", run_dir, "--compressed", "a wonderful film"),
+                          "the run has no compressed model", f"run `tunekit compress {run_dir}` first")
 
 
 def _exported_logits(export_dir: Path, texts: list[str]) -> torch.Tensor:

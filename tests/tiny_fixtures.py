@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import (
     BertConfig,
     BertForSequenceClassification,
@@ -40,16 +41,29 @@ def build_tiny_model_dir(root: Path) -> Path:
     return root
 
 
-def tiny_sequence_classifier(architecture: str = "bert", num_labels: int = 3,
-                             seed: int = 0) -> BertForSequenceClassification | MPNetForSequenceClassification:
-    """An untrained 2-layer, 32-wide sequence classifier (vocabulary 64) in eval mode, dropout 0.1 as in real
-    checkpoints. ``architecture``: ``"bert"`` (takes token types) or ``"mpnet"`` (no token types, pad id 1)."""
+def tiny_sequence_classifier(architecture: str = "bert", num_labels: int = 3, seed: int = 0,
+                             layers: int = 2) -> BertForSequenceClassification | MPNetForSequenceClassification:
+    """An untrained ``layers``-layer, 32-wide sequence classifier (vocabulary 64) in eval mode, dropout 0.1 as in
+    real checkpoints. ``architecture``: ``"bert"`` (takes token types) or ``"mpnet"`` (no token types, pad id 1)."""
     torch.manual_seed(seed)
-    sizes = dict(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                 num_labels=num_labels, initializer_range=0.2)  # wider than the default 0.02: logits far from 0
+    sizes = dict(vocab_size=64, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                 intermediate_size=64, num_labels=num_labels,
+                 initializer_range=0.2)  # wider than the default 0.02: logits far from 0
     if architecture == "mpnet":
         return MPNetForSequenceClassification(MPNetConfig(max_position_embeddings=66, **sizes)).eval()
     return BertForSequenceClassification(BertConfig(max_position_embeddings=64, **sizes)).eval()
+
+
+def padded_batch(model, with_token_types: bool, lengths: tuple[int, ...] = (13, 9, 3, 1)) -> dict[str, torch.Tensor]:
+    """Rows of mixed ``lengths``, right-padded with ``model``'s pad id (random ids in 5..63); token types mark a
+    second segment from position 5."""
+    generator = torch.Generator().manual_seed(1)
+    mask = torch.tensor([[1] * n + [0] * (max(lengths) - n) for n in lengths])
+    ids = torch.randint(5, 64, mask.shape, generator=generator)
+    batch = {"input_ids": torch.where(mask.bool(), ids, model.config.pad_token_id), "attention_mask": mask}
+    if with_token_types:
+        batch["token_type_ids"] = (torch.arange(mask.shape[1]) >= 5).long() * mask
+    return batch
 
 
 def make_sentiment_rows(n: int, seed: int = 0, labels: tuple[str, ...] = ("negative", "positive")) -> list[dict]:
@@ -62,6 +76,21 @@ def make_sentiment_rows(n: int, seed: int = 0, labels: tuple[str, ...] = ("negat
         filler = rng.sample(NEUTRAL, k=rng.randint(1, 6))
         text = " ".join([*filler[:2], rng.choice(words[label]), *filler[2:]])
         rows.append({"text": text, "label": label})
+    return rows
+
+
+def make_multi_label_rows(n: int, seed: int = 0) -> list[dict]:
+    """`make_sentiment_rows` with a ``labels`` list; every third text also names money, a bank or a card and is
+    labeled ``finance`` too."""
+    rng = random.Random(seed)
+    rows = []
+    for i, row in enumerate(make_sentiment_rows(n, seed)):
+        labels = [row["label"]]
+        text = row["text"]
+        if i % 3 == 0:
+            text = f"{text} {rng.choice(['money', 'bank', 'card'])}"
+            labels.append("finance")
+        rows.append({"text": text, "labels": labels})
     return rows
 
 
@@ -108,6 +137,15 @@ def make_entity_sentences(n: int, seed: int = 0) -> tuple[list[list[str]], list[
 def write_tagged_jsonl(path: Path, sentences: list[list[str]], tags: list[list[str]]) -> Path:
     path.write_text("\n".join(json.dumps({"tokens": w, "tags": t}) for w, t in zip(sentences, tags, strict=True)))
     return path
+
+
+def retrain_in_place(run_dir: Path) -> None:
+    """Stand in for a run trained again after `tunekit compress` without removing ``compressed/``: the classifier's
+    bias in ``model/model.safetensors`` moves by 0.1."""
+    path = Path(run_dir) / "model" / "model.safetensors"
+    tensors = load_file(path)
+    tensors["classifier.bias"] = tensors["classifier.bias"] + 0.1
+    save_file(tensors, path, metadata={"format": "pt"})
 
 
 class Interrupt:

@@ -7,25 +7,16 @@ import onnx
 import pytest
 import torch
 from onnx import numpy_helper
+from transformers import BertForSequenceClassification
 
-from tiny_fixtures import make_sentiment_rows, tiny_sequence_classifier
+from tiny_fixtures import make_sentiment_rows, padded_batch, tiny_sequence_classifier
+from tunekit.compress import onnx_int8
 from tunekit.compress.onnx_classifier import OnnxClassifier
 from tunekit.compress.onnx_int8 import export_fp32, export_int8, model_inputs
 from tunekit.errors import TunekitError
 from tunekit.inference.predictor import Predictor
 
-LENGTHS = [13, 9, 3, 1]  # longer and wider than the exporter's (2, 8) example: both axes must be dynamic
-
-
-def padded_batch(model, with_token_types: bool) -> dict[str, torch.Tensor]:
-    """Four rows of mixed lengths, right-padded with the model's pad id; token types mark a second segment."""
-    generator = torch.Generator().manual_seed(1)
-    mask = torch.tensor([[1] * n + [0] * (max(LENGTHS) - n) for n in LENGTHS])
-    ids = torch.randint(5, 64, mask.shape, generator=generator)
-    batch = {"input_ids": torch.where(mask.bool(), ids, model.config.pad_token_id), "attention_mask": mask}
-    if with_token_types:
-        batch["token_type_ids"] = (torch.arange(mask.shape[1]) >= 5).long() * mask
-    return batch
+LENGTHS = (13, 9, 3, 1)  # longer and wider than the exporter's (2, 8) example: both axes must be dynamic
 
 
 @pytest.mark.parametrize(("architecture", "inputs"), [
@@ -36,7 +27,7 @@ def test_fp32_graph_reproduces_the_torch_logits_on_a_padded_batch(architecture, 
     """A graph traced without the mask (or in training mode, dropout on) gives other logits for padded rows."""
     model = tiny_sequence_classifier(architecture)
     assert model_inputs(model) == inputs
-    batch = padded_batch(model, with_token_types="token_type_ids" in inputs)
+    batch = padded_batch(model, with_token_types="token_type_ids" in inputs, lengths=LENGTHS)
     single = {name: tensor[:1, :5] for name, tensor in batch.items()}  # one row, no padding
     with torch.no_grad():
         expected, expected_single = model(**batch).logits, model(**single).logits
@@ -49,9 +40,38 @@ def test_fp32_graph_reproduces_the_torch_logits_on_a_padded_batch(architecture, 
     torch.testing.assert_close(onnx_model(**single).logits, expected_single, atol=1e-4, rtol=0)
 
 
+class SubclassedBert(BertForSequenceClassification):
+    pass
+
+
+@pytest.mark.parametrize(("make", "first_token"), [
+    (lambda: tiny_sequence_classifier("bert"), True),
+    (lambda: tiny_sequence_classifier("mpnet"), False),
+    (lambda: SubclassedBert(tiny_sequence_classifier("bert").config).eval(), False),
+])
+def test_a_stock_bert_is_exported_through_its_first_token_graph(make, first_token, monkeypatch, tmp_path):
+    """The first-token graph for a stock BERT classifier only; its logits are the whole model's (the parity test
+    above), and the fp32 graph here reproduces them too."""
+    wrapped = []
+
+    class Spy(onnx_int8.FirstTokenBertClassifier):
+        def __init__(self, model):
+            super().__init__(model)
+            wrapped.append(model)
+
+    monkeypatch.setattr(onnx_int8, "FirstTokenBertClassifier", Spy)
+    model = make()
+    batch = padded_batch(model, with_token_types="token_type_ids" in model_inputs(model), lengths=LENGTHS)
+    with torch.no_grad():
+        expected = model(**batch).logits
+    path = export_fp32(model, tmp_path / "model.onnx")
+    assert wrapped == ([model] if first_token else [])
+    torch.testing.assert_close(OnnxClassifier(path)(**batch).logits, expected, atol=1e-4, rtol=0)
+
+
 def test_export_leaves_the_model_in_eval_mode(tmp_path):
     model = tiny_sequence_classifier()
-    batch = padded_batch(model, with_token_types=True)
+    batch = padded_batch(model, with_token_types=True, lengths=LENGTHS)
     with torch.no_grad():
         before = model(**batch).logits
     export_fp32(model, tmp_path / "model.onnx")

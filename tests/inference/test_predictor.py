@@ -1,14 +1,18 @@
-"""`Predictor` loaded from a finished tiny run: streaming, ordering, empty input and bad input."""
+"""`Predictor` loaded from a finished tiny run: streaming, ordering, empty and bad input, the compressed model's
+checks."""
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tiny_fixtures import make_sentiment_rows, tiny_run_config
+from tiny_fixtures import make_sentiment_rows, retrain_in_place, tiny_run_config
 from tunekit.errors import DataError, RunDirError, TunekitError
 from tunekit.inference.predictor import Predictor
 from tunekit.recipes.train_classifier import train_classifier
@@ -94,6 +98,45 @@ def test_compressed_needs_the_runs_int8_model(tiny_classifier_run):
     with pytest.raises(RunDirError, match="no compressed model") as error:
         Predictor.from_run_dir(tiny_classifier_run, compressed=True)
     assert f"tunekit compress {tiny_classifier_run}" in error.value.fix
+
+
+@pytest.fixture
+def compressed_copy(tiny_compressed_run, tmp_path) -> Path:
+    return Path(shutil.copytree(tiny_compressed_run, tmp_path / "run"))
+
+
+def relabel(run_dir: Path) -> None:
+    """Swap the class names in labels.json (the weights stay)."""
+    labels = json.loads((run_dir / "labels.json").read_text())
+    (run_dir / "labels.json").write_text(json.dumps({**labels, "classes": labels["classes"][::-1]}))
+
+
+@pytest.mark.parametrize("change", [retrain_in_place, relabel])
+def test_a_compressed_model_of_other_weights_or_labels_is_refused(compressed_copy, change):
+    """A run trained again (or relabeled) after `tunekit compress` must not answer from its old int8 model."""
+    originals = {name: (compressed_copy / name).read_bytes() for name in ("model/model.safetensors", "labels.json")}
+    change(compressed_copy)
+    with pytest.raises(RunDirError, match="was made from other weights than .* holds now") as error:
+        Predictor.from_run_dir(compressed_copy, compressed=True)
+    assert error.value.fix == f"run `tunekit compress {compressed_copy}` again"
+    Predictor.from_run_dir(compressed_copy).predict_proba(["a wonderful film"])  # the run itself still loads
+
+    for name, content in originals.items():  # the same bytes again (a newer file time): accepted
+        (compressed_copy / name).write_bytes(content)
+    Predictor.from_run_dir(compressed_copy, compressed=True).predict_proba(["a wonderful film"])
+
+
+@pytest.mark.parametrize("report", [None, "{", "[]", '{"accuracy": {"run": 1.0, "int8": 1.0}}'])
+def test_a_compressed_model_without_a_readable_report_is_refused(compressed_copy, report):
+    """compression.json gone, truncated, not an object, or from before fingerprints: the source is unknown."""
+    path = compressed_copy / "compressed" / "compression.json"
+    path.unlink()
+    if report is not None:
+        path.write_text(report)
+    with pytest.raises(RunDirError, match="compression.json is missing or unreadable, so the compressed model "
+                                          "cannot be matched to the run's weights") as error:
+        Predictor.from_run_dir(compressed_copy, compressed=True)
+    assert error.value.fix == f"run `tunekit compress {compressed_copy}` again"
 
 
 def test_a_compressed_predictor_stays_on_the_cpu(tiny_compressed_run):

@@ -1,8 +1,12 @@
-"""`compress_run` on the tiny classifier: the files and report it writes, the accuracy gate, its refusals."""
+"""`compress_run` on the tiny classifier: the files and report it writes, the accuracy and macro-F1 gate, its
+refusals."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -11,19 +15,23 @@ import numpy as np
 import onnxruntime
 import pandas as pd
 import pytest
+import torch
 import yaml
-from sklearn.metrics import accuracy_score
+from rich.console import Console
+from sklearn.metrics import accuracy_score, f1_score
+from transformers import AutoModelForSequenceClassification
 
 import tunekit.recipes.compress_run as recipe
-from tiny_fixtures import make_sentiment_rows
+from tiny_fixtures import make_multi_label_rows, make_sentiment_rows, retrain_in_place
 from tunekit.atomic import read_json
 from tunekit.compress.onnx_classifier import OnnxClassifier
+from tunekit.compress.source import source_fingerprint
 from tunekit.config import load_config
 from tunekit.data.prepare import load_splits
 from tunekit.errors import DataError, RunDirError, TunekitError
 from tunekit.inference.predictor import Predictor
 from tunekit.methods import METHODS
-from tunekit.recipes.compress_run import compress_run
+from tunekit.recipes.compress_run import compress_run, print_compression_report
 from tunekit.recipes.train_classifier import train_classifier
 from tunekit.run.layout import RunLayout
 
@@ -37,18 +45,28 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
-def lower_int8_accuracy(monkeypatch, run_accuracy: float, int8_accuracy: float) -> list:
-    """Make `compress_run` see these two accuracies (the run's model is classified first, the int8 model second)."""
+def gate_sees(monkeypatch, run: dict[str, float], int8: dict[str, float]) -> list:
+    """Make `compress_run`'s gate see these metrics (the run's model is classified first, the int8 model second);
+    returns the real passes."""
     real = recipe._classify
     calls = []
 
-    def classify(predictor, data):
-        checked = real(predictor, data)
+    def classify(predictor, check):
+        checked = real(predictor, check)
         calls.append(checked)
-        return dataclasses.replace(checked, accuracy=run_accuracy if len(calls) == 1 else int8_accuracy)
+        return dataclasses.replace(checked, metrics=dict(run if len(calls) == 1 else int8))
 
     monkeypatch.setattr(recipe, "_classify", classify)
     return calls
+
+
+def both(accuracy: float, macro_f1: float | None = None) -> dict[str, float]:
+    return {"accuracy": accuracy, "macro_f1": accuracy if macro_f1 is None else macro_f1}
+
+
+def cpu_flags() -> set[str]:
+    flags = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")]
+    return set(flags[0].split(":", 1)[1].split()) if flags else set()
 
 
 def test_writes_the_int8_model_and_a_truthful_report(tiny_compressed_run, sentiment_file):
@@ -62,19 +80,26 @@ def test_writes_the_int8_model_and_a_truthful_report(tiny_compressed_run, sentim
     run = Predictor.from_run_dir(tiny_compressed_run)
     int8 = Predictor.from_run_dir(tiny_compressed_run, compressed=True)
     run_p, int8_p = run.predict_proba(validation.texts), int8.predict_proba(validation.texts)
-    assert report["accuracy"] == {"run": pytest.approx(accuracy_score(validation.labels, run.predict(validation.texts)),
-                                                       abs=1e-6),
-                                  "int8": pytest.approx(accuracy_score(validation.labels,
-                                                                       int8.labels_from_probabilities(int8_p)),
-                                                        abs=1e-6)}
+    gold = np.array(validation.labels)
+    run_labels = np.array(run.labels_from_probabilities(run_p))
+    int8_labels = np.array(int8.labels_from_probabilities(int8_p))
+    for metric, score in (("accuracy", accuracy_score), ("macro_f1", lambda y, p: f1_score(y, p, average="macro"))):
+        assert report[metric] == {"run": pytest.approx(score(gold, run_labels), abs=1e-6),
+                                  "int8": pytest.approx(score(gold, int8_labels), abs=1e-6)}, metric
     assert report["accuracy"]["run"] > 0.9 and report["accuracy"]["run"] - report["accuracy"]["int8"] <= 0.01
+    assert report["macro_f1"]["run"] > 0.9 and report["macro_f1"]["run"] - report["macro_f1"]["int8"] <= 0.01
     assert report["max_accuracy_drop"] == 0.01
-    assert report["prediction_agreement"] == pytest.approx((run_p.argmax(1) == int8_p.argmax(1)).mean(), abs=1e-6)
+    assert report["prediction_agreement"] == pytest.approx((run_labels == int8_labels).mean(), abs=1e-6)
+    assert report["texts_flipped"] == {"right_to_wrong": int(((run_labels == gold) & (int8_labels != gold)).sum()),
+                                       "wrong_to_right": int(((run_labels != gold) & (int8_labels == gold)).sum())}
     assert report["max_probability_difference"] == pytest.approx(np.abs(run_p - int8_p).max(), abs=1e-5)
 
     assert report["texts_per_second"]["run"] > 0 and report["texts_per_second"]["int8"] > 0
     assert report["size_mb"]["int8"] == round(layout.compressed_model.stat().st_size / 2**20, 1)
-    assert report["size_mb"]["run"] == round(sum(f.stat().st_size for f in layout.model.rglob("*")) / 2**20, 1)
+    assert report["size_mb"]["run"] == round(sum(p.numel() * 4 for p in run.model.parameters()) / 2**20, 1)
+    assert report["checked_on"] == {"cpu_flags": [f for f in recipe.CPU_FLAGS if f in cpu_flags()],
+                                    "threads": torch.get_num_threads()}
+    assert report["source_fingerprint"] == source_fingerprint(layout)
     assert report["packages"]["onnxruntime"] == onnxruntime.__version__
     assert datetime.fromisoformat(report["created"]).tzinfo is not None
 
@@ -94,22 +119,109 @@ def test_compressed_predictor_classifies_like_the_run(tiny_compressed_run):
     np.testing.assert_allclose(int8, run, atol=0.05)  # stated tolerance (the tiny model measures ~0.016)
 
 
+def test_the_report_counts_flips_and_agreement_from_both_passes(tiny_classifier_run, tmp_path, monkeypatch):
+    """Texts each model gets right that the other gets wrong, and the share predicted alike; and the run's size
+    is its parameters', not the files in model/ (a 3 MiB file beside the weights changes nothing)."""
+    run_dir = copy_run(tiny_classifier_run, tmp_path)
+    (run_dir / "model" / "notes.bin").write_bytes(bytes(3 * 2**20))
+    real = recipe._classify
+    passes = []
+
+    def classify(predictor, check):
+        checked = real(predictor, check)
+        n = len(checked.correct)
+        if passes:  # the int8 pass: the run's predictions but the first 3 changed; 2 right ones wrong, 1 wrong right
+            predicted = passes[0].predicted.copy()
+            predicted[:3] = 1 - predicted[:3]
+            checked = dataclasses.replace(checked, predicted=predicted,
+                                          correct=np.array([False, False, True] + [True] * (n - 3)))
+        else:
+            checked = dataclasses.replace(checked, correct=np.array([True, True, False] + [True] * (n - 3)))
+        passes.append(checked)
+        return dataclasses.replace(checked, metrics=both(0.9))
+
+    monkeypatch.setattr(recipe, "_classify", classify)
+    report = compress_run(run_dir)
+    n = len(passes[0].correct)
+    assert report["texts_flipped"] == {"right_to_wrong": 2, "wrong_to_right": 1}
+    assert report["prediction_agreement"] == round((n - 3) / n, 6)
+    assert report["size_mb"]["run"] < 1  # the tiny model's ~22k fp32 parameters; model/ holds more than 3 MiB
+    assert read_json(RunLayout(run_dir).compression_report)["texts_flipped"] == report["texts_flipped"]
+
+
+def test_the_printed_report_puts_each_figure_in_its_column():
+    report = {"check_set": "holdout.csv (250 texts)", "accuracy": {"run": 0.912, "int8": 0.908},
+              "macro_f1": {"run": 0.8765, "int8": 0.8621}, "texts_per_second": {"run": 410.26, "int8": 1530.04},
+              "size_mb": {"run": 86.7, "int8": 22.1}, "prediction_agreement": 0.984,
+              "texts_flipped": {"right_to_wrong": 3, "wrong_to_right": 2}}
+    console = Console(file=io.StringIO(), width=200)
+    print_compression_report(report, console)
+    lines = console.file.getvalue().splitlines()
+
+    assert "int8 model checked on holdout.csv (250 texts)" in lines[0]
+    (header,) = [[cell.strip() for cell in line.split("┃")[1:-1]] for line in lines if line.count("┃") == 6]
+    assert header == ["", "accuracy", "macro-F1", "texts/s", "size (MB)"]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.count("│") == 6]
+    assert rows == [["run's model (fp32)", "0.9120", "0.8765", "410.3", "86.7"],
+                    ["int8 ONNX", "0.9080", "0.8621", "1530.0", "22.1"]]
+    assert lines[-1] == "the same prediction for 98.4% of texts; 3 went from right to wrong, 2 the other way"
+
+
 def test_a_larger_accuracy_drop_writes_nothing(tiny_classifier_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
     before = snapshot(run_dir)
-    calls = lower_int8_accuracy(monkeypatch, run_accuracy=0.95, int8_accuracy=0.90)
-    with pytest.raises(TunekitError, match="0.0500 lower, more than the 0.01 allowed; nothing was written") as error:
+    calls = gate_sees(monkeypatch, run=both(0.95), int8=both(0.90, 0.95))
+    with pytest.raises(TunekitError, match="model's accuracy on .* is 0.9000 against the run's 0.9500: 0.0500 "
+                                           "lower, more than the 0.01 allowed; nothing was written") as error:
         compress_run(run_dir)
     assert "--max-accuracy-drop" in error.value.fix
     assert len(calls) == 2  # the int8 model was built and checked: the gate, not an earlier step, refused
     assert snapshot(run_dir) == before  # no compressed/, and no scratch directory left beside it
 
 
+def test_a_larger_macro_f1_drop_writes_nothing(tiny_classifier_run, tmp_path, monkeypatch):
+    """Accuracy can hold while a small class is lost: macro-F1 is gated too."""
+    run_dir = copy_run(tiny_classifier_run, tmp_path)
+    before = snapshot(run_dir)
+    calls = gate_sees(monkeypatch, run=both(0.95, 0.95), int8=both(0.95, 0.80))
+    with pytest.raises(TunekitError, match="(?i)model's macro-F1 on .* is 0.8000 against the run's 0.9500: 0.1500 "
+                                           "lower, more than the 0.1 allowed; nothing was written") as error:
+        compress_run(run_dir, max_accuracy_drop=0.1)
+    assert "accuracy on" not in error.value.problem
+    assert len(calls) == 2
+    assert snapshot(run_dir) == before
+
+
+def test_the_macro_f1_refusal_names_the_metric_as_the_table_does(tiny_classifier_run, tmp_path, monkeypatch):
+    run_dir = copy_run(tiny_classifier_run, tmp_path)
+    gate_sees(monkeypatch, run=both(0.95, 0.95), int8=both(0.95, 0.80))
+    with pytest.raises(TunekitError) as error:
+        compress_run(run_dir, max_accuracy_drop=0.1)
+    assert "the int8 model's macro-F1 on" in error.value.problem
+
+
+@pytest.mark.parametrize(("allowance", "hint"), [(0.01, True), (0.1, False)])
+def test_a_refusal_on_a_small_check_set_suggests_more_texts(tiny_classifier_run, tmp_path, monkeypatch, allowance,
+                                                           hint):
+    """With n texts one flip moves accuracy by 1/n: an allowance below that refuses any flip, so say so."""
+    run_dir = copy_run(tiny_classifier_run, tmp_path)
+    n = len(load_splits(load_config(run_dir / "config.yaml").data).validation)
+    assert n * 0.01 < 1 <= n * 0.1  # the default check set: ~20 texts
+    gate_sees(monkeypatch, run=both(1.0), int8=both(1 - 2 * allowance))
+    with pytest.raises(TunekitError, match="nothing was written") as error:
+        compress_run(run_dir, max_accuracy_drop=allowance)
+    expected = (f"; with {n} texts one text is {1 / n:.4f} of accuracy, more than the allowance: check on more "
+                "texts with --data")
+    assert error.value.problem.endswith(expected) is hint
+    assert ("--data" in error.value.problem) is hint
+    assert not RunLayout(run_dir).compressed.exists()
+
+
 def test_a_refused_compression_keeps_the_earlier_one(tiny_compressed_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_compressed_run, tmp_path)
     before = snapshot(run_dir)
     assert "compressed/model.int8.onnx" in before
-    lower_int8_accuracy(monkeypatch, run_accuracy=1.0, int8_accuracy=0.5)
+    gate_sees(monkeypatch, run=both(1.0), int8=both(0.5))
     with pytest.raises(TunekitError, match="nothing was written"):
         compress_run(run_dir, max_accuracy_drop=0.2)
     assert snapshot(run_dir) == before
@@ -118,18 +230,66 @@ def test_a_refused_compression_keeps_the_earlier_one(tiny_compressed_run, tmp_pa
 
 def test_a_drop_within_the_allowance_is_kept(tiny_classifier_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
-    lower_int8_accuracy(monkeypatch, run_accuracy=0.95, int8_accuracy=0.92)
+    gate_sees(monkeypatch, run=both(0.95, 0.94), int8=both(0.92, 0.90))
     report = compress_run(run_dir, max_accuracy_drop=0.05)
     assert report["accuracy"] == {"run": 0.95, "int8": 0.92} and report["max_accuracy_drop"] == 0.05
-    assert read_json(RunLayout(run_dir).compression_report)["accuracy"] == report["accuracy"]
+    assert report["macro_f1"] == {"run": 0.94, "int8": 0.90}
+    written = read_json(RunLayout(run_dir).compression_report)
+    assert (written["accuracy"], written["macro_f1"]) == (report["accuracy"], report["macro_f1"])
     assert RunLayout(run_dir).compressed_model.is_file()
 
 
-def test_a_drop_of_exactly_the_allowance_is_kept(tiny_classifier_run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("metric", ["accuracy", "macro_f1"])
+def test_a_drop_of_exactly_the_allowance_is_kept(tiny_classifier_run, tmp_path, monkeypatch, metric):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
-    lower_int8_accuracy(monkeypatch, run_accuracy=100 / 100, int8_accuracy=99 / 100)  # one text of 100 flips
+    gate_sees(monkeypatch, run=both(100 / 100), int8={**both(1.0), metric: 99 / 100})  # one text of 100 flips
     compress_run(run_dir, max_accuracy_drop=0.01)
     assert RunLayout(run_dir).compressed_model.is_file()
+
+
+def test_an_unknown_label_in_the_check_set_fails_before_any_model_runs(tiny_classifier_run, tmp_path, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded before the check set's labels were checked")
+
+    monkeypatch.setattr(recipe, "load_model", no_model)
+    monkeypatch.setattr(recipe.Predictor, "from_run_dir", no_model)
+    run_dir = copy_run(tiny_classifier_run, tmp_path)
+    holdout = tmp_path / "holdout.csv"
+    pd.DataFrame([*make_sentiment_rows(10, seed=4), {"text": "a plot", "label": "neutral"}]).to_csv(holdout,
+                                                                                                     index=False)
+    with pytest.raises(DataError, match=re.escape(f"{holdout} has the label 'neutral', which never occurs in the "
+                                                  "training data")):
+        compress_run(run_dir, str(holdout))
+    assert not RunLayout(run_dir).compressed.exists()
+
+
+def test_scratch_left_by_a_killed_compression_is_removed(tiny_classifier_run, tmp_path, monkeypatch):
+    """A compression killed mid-export leaves ``.compressed.<random>.tmp``; the next one clears it first (even
+    one that then fails), and leaves other hidden entries alone."""
+    run_dir = copy_run(tiny_classifier_run, tmp_path)
+    for name in (".compressed.k3x_9a.tmp", ".compressed.zz01.tmp"):
+        (run_dir / name).mkdir()
+        (run_dir / name / "model.int8.onnx").write_bytes(b"half an export")
+    (run_dir / ".compressed.notes").write_text("mine")
+    (run_dir / ".cache.tmp").mkdir()
+    with pytest.raises(DataError):
+        compress_run(run_dir, str(tmp_path / "missing.csv"))
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == [".cache.tmp",
+                                                                                    ".compressed.notes"]
+
+
+def test_compressing_a_retrained_run_again_replaces_its_stale_model(tiny_compressed_run, tmp_path):
+    """The fix the refusal names: `tunekit compress` again records the weights the run holds now."""
+    run_dir = copy_run(tiny_compressed_run, tmp_path)
+    stale = read_json(RunLayout(run_dir).compression_report)["source_fingerprint"]
+    retrain_in_place(run_dir)
+    with pytest.raises(RunDirError, match="other weights"):
+        Predictor.from_run_dir(run_dir, compressed=True)
+
+    report = compress_run(run_dir)
+    assert report["source_fingerprint"] == source_fingerprint(RunLayout(run_dir)) != stale
+    assert read_json(RunLayout(run_dir).compression_report)["source_fingerprint"] == report["source_fingerprint"]
+    Predictor.from_run_dir(run_dir, compressed=True).predict_proba(["a wonderful film"])
 
 
 def test_a_run_without_its_training_data_needs_a_labeled_file(tiny_classifier_run, tmp_path):
@@ -156,7 +316,9 @@ def test_a_run_without_its_training_data_needs_a_labeled_file(tiny_classifier_ru
 def test_an_adapter_run_is_merged_before_export(tiny_config, sentiment_file, tmp_path):
     config = tiny_config(method="lora", data={"train": str(sentiment_file)}, train={"epochs": 2, "learning_rate": 1e-2})
     run_dir = train_classifier(config, tmp_path / "lora")
-    compress_run(run_dir, max_accuracy_drop=0.5)  # two epochs of LoRA classify poorly: only the numbers matter here
+    report = compress_run(run_dir, max_accuracy_drop=0.5)  # two epochs of LoRA classify poorly: only numbers matter
+    plain = AutoModelForSequenceClassification.from_pretrained(config.model.name, num_labels=2)
+    assert report["size_mb"]["run"] == round(sum(p.numel() * 4 for p in plain.parameters()) / 2**20, 1)  # merged
 
     texts = [row["text"] for row in make_sentiment_rows(40, seed=9)]
     run = Predictor.from_run_dir(run_dir)
@@ -165,6 +327,32 @@ def test_an_adapter_run_is_merged_before_export(tiny_config, sentiment_file, tmp
         assert np.abs(run.predict_proba(texts) - expected).max() > 0.05  # the adapter matters
     np.testing.assert_allclose(Predictor.from_run_dir(run_dir, compressed=True).predict_proba(texts), expected,
                                atol=0.02)  # measured ~0.001
+
+
+def test_a_multi_label_run_is_checked_on_label_sets(tiny_config, tmp_path):
+    """Right means the exact label set; agreement means the same label set (thresholds applied to each model)."""
+    path = tmp_path / "tickets.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in make_multi_label_rows(160)))
+    config = tiny_config(data={"train": str(path), "label_column": "labels", "multi_label": True},
+                         train={"epochs": 3, "batch_size": 8, "learning_rate": 1e-2})
+    run_dir = train_classifier(config, tmp_path / "run")
+    report = compress_run(run_dir, max_accuracy_drop=0.5)
+
+    validation = load_splits(load_config(run_dir / "config.yaml").data).validation
+    gold = [frozenset(labels) for labels in validation.labels]
+    run = [frozenset(p) for p in Predictor.from_run_dir(run_dir).predict(validation.texts)]
+    int8 = [frozenset(p) for p in Predictor.from_run_dir(run_dir, compressed=True).predict(validation.texts)]
+    assert any(len(labels) == 2 for labels in run)  # sets, not one label per text
+    assert report["accuracy"] == {"run": pytest.approx(np.mean([p == g for p, g in zip(run, gold, strict=True)]),
+                                                       abs=1e-6),
+                                  "int8": pytest.approx(np.mean([p == g for p, g in zip(int8, gold, strict=True)]),
+                                                        abs=1e-6)}
+    assert report["prediction_agreement"] == pytest.approx(np.mean([a == b for a, b in zip(run, int8, strict=True)]),
+                                                           abs=1e-6)
+    right = [(a == g, b == g) for a, b, g in zip(run, int8, gold, strict=True)]
+    assert report["texts_flipped"] == {"right_to_wrong": sum(a and not b for a, b in right),
+                                       "wrong_to_right": sum(b and not a for a, b in right)}
+    assert 0 <= report["macro_f1"]["int8"] <= 1
 
 
 def test_a_method_that_cannot_merge_is_refused(tiny_config, sentiment_file, tmp_path):

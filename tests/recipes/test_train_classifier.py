@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_class_weight
 
 import tunekit.recipes.train_classifier as recipe
-from tiny_fixtures import NEUTRAL, Interrupt, make_sentiment_rows, tiny_run_config
+from tiny_fixtures import NEUTRAL, Interrupt, make_multi_label_rows, make_sentiment_rows, tiny_run_config
 from tunekit.config import config_to_dict, load_config
 from tunekit.data.labels import LabelMap
 from tunekit.errors import ConfigError, RunDirError
@@ -198,22 +198,9 @@ def test_lora_resume_restores_the_dropout_rng(lora_run, lora_config, tmp_path):
     assert _split_metrics(run_dir) == _split_metrics(lora_run)
 
 
-def _multi_label_rows(n: int, seed: int = 0) -> list[dict]:
-    rng = random.Random(seed)
-    rows = []
-    for i, row in enumerate(make_sentiment_rows(n, seed)):
-        labels = [row["label"]]
-        text = row["text"]
-        if i % 3 == 0:
-            text = f"{text} {rng.choice(['money', 'bank', 'card'])}"
-            labels.append("finance")
-        rows.append({"text": text, "labels": labels})
-    return rows
-
-
 def test_multi_label_jsonl_trains_and_tunes_thresholds(tiny_config, tmp_path):
     path = tmp_path / "tickets.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in _multi_label_rows(240)))
+    path.write_text("".join(json.dumps(row) + "\n" for row in make_multi_label_rows(240)))
     config = tiny_config(data={"train": str(path), "label_column": "labels", "multi_label": True},
                          train={"batch_size": 8, "learning_rate": 1e-2, "early_stopping_patience": None})
     run_dir = train_classifier(config, tmp_path / "run")
@@ -236,7 +223,7 @@ def test_multi_label_jsonl_trains_and_tunes_thresholds(tiny_config, tmp_path):
 
 def test_multi_label_long_texts_pool_chunks_before_tuning_thresholds(tiny_config, tmp_path):
     path = tmp_path / "tickets.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in _multi_label_rows(120)))
+    path.write_text("".join(json.dumps(row) + "\n" for row in make_multi_label_rows(120)))
     config = tiny_config(data={"train": str(path), "label_column": "labels", "multi_label": True,
                                "max_seq_len": 8, "long_text": "chunk", "chunk_stride": 2},
                          train={"epochs": 1})

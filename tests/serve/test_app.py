@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from conftest import bearer
+from tiny_fixtures import retrain_in_place
 from tunekit.compress.onnx_classifier import OnnxClassifier
 from tunekit.errors import RunDirError, TunekitError
 from tunekit.inference.predictor import Predictor
@@ -185,8 +188,18 @@ def test_a_compressed_config_does_not_start_without_an_int8_model(served_run, ti
     with pytest.raises(RunDirError, match="tunekit compress"), TestClient(create_app(served_run, config,
                                                                                      key_store=key_store)):
         pass
-    with pytest.raises(TunekitError, match="(?s)only classifiers are compressed.*compressed: false"), \
+    with pytest.raises(RunDirError, match="(?s)is a tagger, and only classifiers are compressed.*compressed: false"), \
             TestClient(create_app(tiny_tagger_run, config, key_store=key_store)):
+        pass
+
+
+def test_a_compressed_config_does_not_start_on_a_stale_int8_model(tiny_compressed_run, tmp_path, key_store):
+    """A run retrained after `tunekit compress`: the app refuses to start rather than answer from old weights."""
+    run_dir = Path(shutil.copytree(tiny_compressed_run, tmp_path / "run"))
+    retrain_in_place(run_dir)
+    config = serve_config_from_dict({"compressed": True})
+    with pytest.raises(RunDirError, match="was made from other weights"), TestClient(create_app(run_dir, config,
+                                                                                              key_store=key_store)):
         pass
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tiny_fixtures import retrain_in_place
 from tunekit import cli
 from tunekit.errors import RunDirError, TunekitError
 from tunekit.serve import server
@@ -80,10 +83,29 @@ def test_the_worker_factory_builds_a_working_app(no_uvicorn, served_run, tmp_pat
 def test_serve_refuses_a_compressed_config_for_a_run_without_one(no_uvicorn, served_run, tmp_path):
     config = tmp_path / "serve.yaml"
     config.write_text("compressed: true\n")
-    with pytest.raises(TunekitError, match="asks for the compressed model") as error:
+    with pytest.raises(RunDirError, match="asks for the compressed model") as error:
         server.run_server(served_run, config_path=config, key_store_path=tmp_path / "keys.sqlite")
     assert f"tunekit compress {served_run.resolve()}" in error.value.fix
     assert no_uvicorn == []  # refused before uvicorn started
+
+
+def test_serve_refuses_a_compressed_config_for_a_tagger(no_uvicorn, tiny_tagger_run, tmp_path):
+    config = tmp_path / "serve.yaml"
+    config.write_text("compressed: true\n")
+    with pytest.raises(RunDirError, match="is a tagger, and only classifiers are compressed") as error:
+        server.run_server(tiny_tagger_run, config_path=config, key_store_path=tmp_path / "keys.sqlite")
+    assert "compressed: false" in error.value.fix
+    assert no_uvicorn == []
+
+
+def test_serve_refuses_a_stale_compressed_model_before_starting(no_uvicorn, tiny_compressed_run, tmp_path):
+    run_dir = Path(shutil.copytree(tiny_compressed_run, tmp_path / "run"))
+    retrain_in_place(run_dir)
+    config = tmp_path / "serve.yaml"
+    config.write_text("compressed: true\n")
+    with pytest.raises(RunDirError, match="was made from other weights"):
+        server.run_server(run_dir, config_path=config, key_store_path=tmp_path / "keys.sqlite")
+    assert no_uvicorn == []
 
 
 def test_a_compressed_config_reaches_the_workers(no_uvicorn, tiny_compressed_run, tmp_path):

@@ -38,9 +38,9 @@ class OnnxClassifier(nn.Module):
                               f"run `tunekit compress {path.parent.parent}` first")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
+        options.inter_op_num_threads = 1  # one graph node at a time: the intra-op threads already use every core
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        options.log_severity_level = 3  # errors only: its warnings (e.g. on saved optimised graphs) are not the user's
         if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":  # `tunekit serve`: idle threads sleep
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
@@ -54,6 +54,8 @@ class OnnxClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, **_: object) -> SequenceClassifierOutput:
+        """Logits ``(batch, labels)`` for ``(batch, length)`` token ids; a missing mask means every position is
+        real, missing token types mean segment 0 (as transformers' models assume)."""
         attention_mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
         token_type_ids = torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids
         # trailing columns that are padding in every row (`collate` rounds lengths up to a multiple of 8 for torch's

@@ -2,10 +2,11 @@
 first step).
 
 The model (adapters merged) is exported with torch's TorchScript-based ONNX exporter, batch and sequence length
-dynamic, then every matmul weight is quantised to int8 per output channel by ONNX Runtime's dynamic quantisation:
-activations are quantised per batch at run time, so no calibration data is needed. On a CPU without native bf16
-the int8 matmuls run ~1.5× the fp32 ones (docs/compress.md, measured on SST-2), with a quarter of the weight
-memory. The result can differ from the fp32 model on texts near the decision boundary, which is why
+dynamic (a BERT classifier with its last layer for the first token only, `first_token`), then every matmul weight
+is quantised to int8 per output channel by ONNX Runtime's dynamic quantisation: activations are quantised per
+matmul call at run time, so no calibration data is needed. On a CPU without native bf16, tunekit classified SST-2
+1.6× faster at batch 64 with it than with the fp32 model, from a weights file a quarter the size
+(docs/compress.md). The result can differ from the fp32 model on texts near the decision boundary, which is why
 `tunekit.recipes.compress_run` checks it against the run's own model before keeping it.
 """
 
@@ -24,7 +25,7 @@ from torch import nn
 from tunekit.compress.first_token import FirstTokenBertClassifier, first_token_applies
 from tunekit.errors import TunekitError
 
-OPSET = 17
+OPSET = 17  # the newest opset the TorchScript exporter targets fully; LayerNormalization is native from 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 

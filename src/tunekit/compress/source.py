@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
+from tunekit.atomic import read_json
+from tunekit.errors import RunDirError
 from tunekit.run.layout import RunLayout
 
 CHUNK = 1 << 20
@@ -19,3 +21,20 @@ def source_fingerprint(layout: RunLayout) -> str:
             while block := file.read(CHUNK):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def check_compressed_source(layout: RunLayout) -> None:
+    """Raise unless the run's compressed model was made from the weights its ``model/`` holds now.
+
+    Raises:
+        RunDirError: compression.json is missing or unreadable, or the run was retrained after `tunekit compress`.
+    """
+    fix = f"run `tunekit compress {layout.root}` again"
+    try:
+        recorded = read_json(layout.compression_report)["source_fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunDirError(f"{layout.compression_report} is missing or unreadable, so the compressed model cannot "
+                          "be matched to the run's weights", fix) from None
+    if recorded != source_fingerprint(layout):
+        raise RunDirError(f"{layout.compressed_model} was made from other weights than {layout.model} holds now "
+                          "(the run was retrained or its labels changed after `tunekit compress`)", fix)

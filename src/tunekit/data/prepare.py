@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from tunekit.config.schema import DataConfig
 from tunekit.data.examples import LabeledTexts, from_frame
@@ -44,6 +45,14 @@ def load_splits(config: DataConfig) -> DataSplits:
     test = load_labeled(config.test, config) if config.test else None
     validation = load_labeled(config.validation, config) if config.validation else None
     return make_splits(train, validation, test, config, hold_out_test=validation is None and test is None)
+
+
+def run_splits(config: DataConfig) -> DataSplits | None:
+    """The seeded splits a finished run trained and validated on, re-read from its files; None when its training
+    data is not on this machine (or was given in memory, through the Python API)."""
+    if not config.train or not Path(config.train).exists():
+        return None
+    return load_splits(config)
 
 
 def make_splits(train: LabeledTexts, validation: LabeledTexts | None, test: LabeledTexts | None,

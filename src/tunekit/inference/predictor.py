@@ -12,12 +12,12 @@ from torch import nn
 
 from tunekit.atomic import read_json
 from tunekit.compress.onnx_classifier import OnnxClassifier
-from tunekit.compress.source import source_fingerprint
+from tunekit.compress.source import check_compressed_source
 from tunekit.config import RunConfig, load_config
 from tunekit.data.examples import check_texts
 from tunekit.data.labels import LabelMap
 from tunekit.data.tokenize import EncodedTexts, encode_texts
-from tunekit.errors import RunDirError, TunekitError
+from tunekit.errors import TunekitError
 from tunekit.inference.batch import example_probabilities, pool_chunks
 from tunekit.inference.bf16_weights import InferenceWeights
 from tunekit.run.layout import RunLayout
@@ -64,7 +64,7 @@ class Predictor:
         layout = RunLayout(Path(run_dir)).require_finished()
         int8 = OnnxClassifier(layout.compressed_model) if compressed else None
         if int8 is not None:
-            _check_compressed_source(layout)
+            check_compressed_source(layout)
         config = load_config(layout.config)
         labels = read_json(layout.labels)
         label_map = LabelMap.from_json(labels)
@@ -123,19 +123,3 @@ class Predictor:
         self.bf16 = resolve_bf16(self.config.train.bf16, self.device)
         return self
 
-
-def _check_compressed_source(layout: RunLayout) -> None:
-    """Raise unless the run's compressed model was made from the weights its ``model/`` holds now.
-
-    Raises:
-        RunDirError: compression.json is missing or unreadable, or the run was retrained after `tunekit compress`.
-    """
-    fix = f"run `tunekit compress {layout.root}` again"
-    try:
-        recorded = read_json(layout.compression_report)["source_fingerprint"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise RunDirError(f"{layout.compression_report} is missing or unreadable, so the compressed model cannot "
-                          "be matched to the run's weights", fix) from None
-    if recorded != source_fingerprint(layout):
-        raise RunDirError(f"{layout.compressed_model} was made from other weights than {layout.model} holds now "
-                          "(the run was retrained or its labels changed after `tunekit compress`)", fix)

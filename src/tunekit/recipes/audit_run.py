@@ -17,7 +17,7 @@ from tunekit.config import RunConfig, load_config
 from tunekit.data.counterfactual import BUILTIN_LISTS, load_swap_table
 from tunekit.data.examples import from_frame
 from tunekit.data.labels import LabelMap
-from tunekit.data.prepare import load_splits
+from tunekit.data.prepare import run_splits
 from tunekit.data.readers import read_table
 from tunekit.errors import DataError, TunekitError
 from tunekit.inference.predictor import Predictor
@@ -92,8 +92,8 @@ def _audit_inputs(config: RunConfig, label_map: LabelMap, data_path: str) -> Aud
         groups = frame[group_column].astype(str).tolist()
     inputs = AuditInputs(texts=data.texts, targets=label_map.encode(data.labels, source=str(data_path)),
                          groups=groups, skip_reasons={})
-    if data_config.train and Path(data_config.train).exists():
-        splits = load_splits(data_config)  # the same seeded splits the run trained and validated on
+    splits = run_splits(data_config)
+    if splits is not None:
         inputs.members, inputs.training_texts = splits.train.texts, splits.train.texts
         inputs.member_targets = label_map.encode(splits.train.labels, source=splits.train.source)
         inputs.non_members = splits.validation.texts  # same distribution as the members, never trained on

@@ -32,7 +32,7 @@ from tunekit.compress.source import source_fingerprint
 from tunekit.config import RunConfig, load_config
 from tunekit.data.examples import LabeledTexts
 from tunekit.data.labels import LabelMap
-from tunekit.data.prepare import load_labeled, load_splits
+from tunekit.data.prepare import load_labeled, run_splits
 from tunekit.errors import DataError, TunekitError
 from tunekit.evaluation.metrics import ClassificationMetrics
 from tunekit.inference.predictor import Predictor
@@ -42,7 +42,7 @@ from tunekit.run.model_io import load_model
 
 MAX_ACCURACY_DROP = 0.01
 TOLERANCE = 1e-9  # float rounding: 1.0 - 0.99 is 0.010000000000000009, a drop of exactly the allowance
-GATED = ("accuracy", "macro_f1")
+GATED = {"accuracy": "accuracy", "macro_f1": "macro-F1"}  # report key: how the table and errors name it
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")  # what int8 matmul kernels dispatch on
 
 
@@ -114,10 +114,11 @@ def print_compression_report(report: dict[str, Any], console: Console) -> None:
 
 
 def _check_set(config: RunConfig, label_map: LabelMap, data_path: str | None) -> CheckSet:
+    splits = None if data_path is not None else run_splits(config.data)
     if data_path is not None:
         data = load_labeled(data_path, config.data)
-    elif config.data.train and Path(config.data.train).exists():
-        data = load_splits(config.data).validation  # the same seeded split the run validated on
+    elif splits is not None:
+        data = splits.validation
     else:
         raise DataError("no labeled texts to check the compressed model on: the run's training data "
                         f"({config.data.train or 'in-memory data'}) is not on this machine",
@@ -146,13 +147,13 @@ def _classify(predictor: Predictor, check: CheckSet) -> CheckedModel:
 
 
 def _gate(report: dict[str, Any], original: CheckedModel, int8: CheckedModel, max_drop: float, n: int) -> None:
-    for name in GATED:
+    for name, shown in GATED.items():
         drop = original.metrics[name] - int8.metrics[name]
         if drop > max_drop + TOLERANCE:
             small = (f"; with {n} texts one text is {1 / n:.4f} of accuracy, more than the allowance: check on more "
                      "texts with --data" if n * max_drop < 1 else "")
             raise TunekitError(
-                f"the int8 model's {name.replace('_', '-')} on {report['check_set']} is {int8.metrics[name]:.4f} "
+                f"the int8 model's {shown} on {report['check_set']} is {int8.metrics[name]:.4f} "
                 f"against the run's {original.metrics[name]:.4f}: {drop:.4f} lower, more than the {max_drop} "
                 f"allowed; nothing was written{small}",
                 "keep using the run uncompressed, or pass a larger --max-accuracy-drop if that loss is acceptable")

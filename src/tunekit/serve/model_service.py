@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.atomic import read_json
+from tunekit.compress.source import check_compressed_source
 from tunekit.config import load_config
 from tunekit.errors import RunDirError, TunekitError
 from tunekit.run.layout import RunLayout
@@ -65,7 +66,8 @@ def check_compressed_servable(run_dir: Path) -> None:
     """Raise unless ``run_dir`` is a classifier with a compressed model (the serving config's ``compressed``).
 
     Raises:
-        RunDirError: the run is a tagger (never compressed), or has no compressed model yet.
+        RunDirError: the run is a tagger (never compressed), has no compressed model yet, or one made from weights
+            it no longer holds.
     """
     layout = RunLayout(run_dir)
     if load_config(layout.config).task == "token_classification":
@@ -74,6 +76,7 @@ def check_compressed_servable(run_dir: Path) -> None:
     if not layout.compressed_model.is_file():
         raise RunDirError(f"the serving config asks for the compressed model, and {run_dir} has none",
                           f"run `tunekit compress {run_dir}` first, or set `compressed: false`")
+    check_compressed_source(layout)
 
 
 @dataclass
