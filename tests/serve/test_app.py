@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from conftest import bearer
 from tiny_fixtures import retrain_in_place
+from tunekit.atomic import read_json
 from tunekit.compress.onnx_classifier import OnnxClassifier
 from tunekit.errors import RunDirError, TunekitError
 from tunekit.inference.predictor import Predictor
+from tunekit.run.layout import RunLayout
 from tunekit.serve.app import create_app
 from tunekit.serve.schemas import PredictResponse
 from tunekit.serve.settings import serve_config_from_dict
@@ -178,9 +180,14 @@ def test_a_compressed_config_answers_with_the_int8_model(make_client, tiny_compr
     assert explained.status_code == 200, explained.text
     assert explained.json()["explanations"][0]["label"] == "positive"
 
+    info = client.get("/v1/model", headers=bearer(keys["admin"])).json()
+    assert info["compression"] == read_json(RunLayout(tiny_compressed_run).compression_report)
 
-def test_a_compressed_run_is_served_uncompressed_by_default(make_client, tiny_compressed_run):
-    assert make_client(tiny_compressed_run).app.state.serve.service.model.compressed is None
+
+def test_a_compressed_run_is_served_uncompressed_by_default(make_client, tiny_compressed_run, keys):
+    client = make_client(tiny_compressed_run)
+    assert client.app.state.serve.service.model.compressed is None
+    assert client.get("/v1/model", headers=bearer(keys["admin"])).json()["compression"] is None
 
 
 def test_a_compressed_config_does_not_start_without_an_int8_model(served_run, tiny_tagger_run, key_store):

@@ -88,6 +88,7 @@ class ModelService:
     model: Any  # a `Predictor`, or a `TagPredictor` for token classification
     audit: AuditVerdict
     metrics: dict[str, Any] = field(default_factory=dict)
+    compression: dict[str, Any] | None = None  # compression.json when the int8 model answers
 
     @classmethod
     def load(cls, run_dir: str | Path, *, model_batch_size: int | None = None,
@@ -113,7 +114,7 @@ class ModelService:
         else:
             model = model_class.from_run_dir(run_dir, batch_size=model_batch_size)
         metrics = read_json(layout.metrics) if layout.metrics.is_file() else {}
-        return cls(run_dir, task, model, audit, metrics)
+        return cls(run_dir, task, model, audit, metrics, read_json(layout.compression_report) if compressed else None)
 
     @property
     def labels(self) -> list[Any]:
