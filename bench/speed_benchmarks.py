@@ -208,7 +208,7 @@ def memory_rows(only: list[str] | None, mode_name: str) -> list[str]:
     return [name for name in MEMORY if (only is None and mode_name == "full") or (only and name in only)]
 
 
-def inference_rows(only: list[str] | None, mode_name: str = "quick") -> list[str]:
+def inference_rows(only: list[str] | None, mode_name: str) -> list[str]:
     """The inference rows to run: the fp32/bf16 ones unless ``only`` leaves them out; the int8 ones in a full run of
     every system (--quick leaves them out, to stay under 5 minutes) or named in ``only``."""
     if only is not None:

@@ -4,6 +4,7 @@ compression.json, so a run retrained after `tunekit compress` is not served from
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from tunekit.atomic import read_json
 from tunekit.errors import RunDirError
@@ -21,6 +22,11 @@ def source_fingerprint(layout: RunLayout) -> str:
             while block := file.read(CHUNK):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def tagger_not_compressed(run_dir: Path, fix: str) -> RunDirError:
+    """The error for asking a tagger run for its compressed model (only classifiers are compressed)."""
+    return RunDirError(f"{run_dir} is a tagger, and only classifiers are compressed", fix)
 
 
 def check_compressed_source(layout: RunLayout) -> None:

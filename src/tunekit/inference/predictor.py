@@ -122,4 +122,3 @@ class Predictor:
         self.device = torch.device(device)
         self.bf16 = resolve_bf16(self.config.train.bf16, self.device)
         return self
-

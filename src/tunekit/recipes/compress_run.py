@@ -114,10 +114,9 @@ def print_compression_report(report: dict[str, Any], console: Console) -> None:
 
 
 def _check_set(config: RunConfig, label_map: LabelMap, data_path: str | None) -> CheckSet:
-    splits = None if data_path is not None else run_splits(config.data)
     if data_path is not None:
         data = load_labeled(data_path, config.data)
-    elif splits is not None:
+    elif (splits := run_splits(config.data)) is not None:
         data = splits.validation
     else:
         raise DataError("no labeled texts to check the compressed model on: the run's training data "

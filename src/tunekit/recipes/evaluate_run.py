@@ -9,9 +9,10 @@ from typing import Any
 from rich.console import Console
 
 from tunekit.atomic import write_json, write_text
+from tunekit.compress.source import tagger_not_compressed
 from tunekit.data.prepare import load_labeled, warn_on_overlap
 from tunekit.data.prepare_tagged import load_tagged
-from tunekit.errors import DataError, TunekitError
+from tunekit.errors import DataError
 from tunekit.evaluation.evaluate import evaluate_split
 from tunekit.evaluation.evaluate_tags import entity_markdown_section, evaluate_tagged_split, print_entity_summary
 from tunekit.evaluation.report import markdown_section, print_summary
@@ -32,16 +33,16 @@ def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None, bat
     """
     if run_task(run_dir) == "token_classification":
         if compressed:
-            raise TunekitError(f"{run_dir} is a tagger, and only classifiers are compressed", "drop --compressed")
+            raise tagger_not_compressed(run_dir, "drop --compressed")
         return evaluate_tagger_run(run_dir, data_path, out_dir, batch_size, console)
     predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size, compressed=compressed)
     data_config = predictor.config.data
     data = load_labeled(data_path, data_config)
     if data_config.train and Path(data_config.train).exists():
         warn_on_overlap(load_labeled(data_config.train, data_config), data)
-    model = "-int8" if compressed else ""
+    suffix = "-int8" if compressed else ""
     out_dir = out_dir or (RunLayout(run_dir).evaluations
-                          / f"{Path(data_path).stem}{model}-{datetime.now():%Y%m%d-%H%M%S}")
+                          / f"{Path(data_path).stem}{suffix}-{datetime.now():%Y%m%d-%H%M%S}")
     metrics = evaluate_split(predictor, data, out_dir, "eval", data_config.label_delimiter,
                              predictor.config.eval.calibration_bins)
     metrics["model"] = "int8 ONNX (tunekit compress)" if compressed else "the run's model"

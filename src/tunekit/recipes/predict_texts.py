@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tunekit.compress.source import tagger_not_compressed
 from tunekit.data.prepare import load_labeled
 from tunekit.data.prepare_tagged import load_tagged
 from tunekit.data.readers import read_text_file
-from tunekit.errors import DataError, TunekitError
+from tunekit.errors import DataError
 from tunekit.inference.predictor import BLOCK_SIZE, Predictor
 from tunekit.inference.tagger import TagPredictor
 from tunekit.run.setup import run_task
@@ -22,7 +23,7 @@ def predict_texts(run_dir: Path, texts: list[str], file: Path | None = None,
     with the run's int8 model (`tunekit compress`)."""
     if run_task(run_dir) == "token_classification":
         if compressed:
-            raise TunekitError(f"{run_dir} is a tagger, and only classifiers are compressed", "drop --compressed")
+            raise tagger_not_compressed(run_dir, "drop --compressed")
         yield from tag_texts(run_dir, texts, file)
         return
     predictor = Predictor.from_run_dir(run_dir, compressed=compressed)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.atomic import read_json
-from tunekit.compress.source import check_compressed_source
+from tunekit.compress.source import check_compressed_source, tagger_not_compressed
 from tunekit.config import load_config
 from tunekit.errors import RunDirError, TunekitError
 from tunekit.run.layout import RunLayout
@@ -71,8 +71,7 @@ def check_compressed_servable(run_dir: Path) -> None:
     """
     layout = RunLayout(run_dir)
     if load_config(layout.config).task == "token_classification":
-        raise RunDirError(f"{run_dir} is a tagger, and only classifiers are compressed",
-                          "set `compressed: false` in the serving config")
+        raise tagger_not_compressed(run_dir, "set `compressed: false` in the serving config")
     if not layout.compressed_model.is_file():
         raise RunDirError(f"the serving config asks for the compressed model, and {run_dir} has none",
                           f"run `tunekit compress {run_dir}` first, or set `compressed: false`")
