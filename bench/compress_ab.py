@@ -1,12 +1,16 @@
-"""Interleaved A/B of the int8 export's first-token last layer (`tunekit.compress.first_token`) against the plain
-export of the same model, on a finished classifier run.
+"""Interleaved A/B of two ways to run a run's int8 model, on a finished classifier run.
 
-    flock /tmp/tunekit-heavy.lock python bench/compress_ab.py [RUN_DIR] [ROUNDS]
+    flock /tmp/tunekit-heavy.lock python bench/compress_ab.py [RUN_DIR] [ROUNDS] [COMPARISON] [BATCH]
 
-Both int8 models are written to a scratch directory from the run's merged model (`export_int8`, the plain one with
-`first_token_applies` switched off). One `Predictor` (batch 64) classifies the GLUE SST-2 dev texts with each in
-turn, ROUNDS rounds (default 6) in alternating order, so drift hits both alike; prints every round's texts/s, the
-medians, their ratio and each model's dev accuracy. Results quoted in docs/compress.md.
+COMPARISON ``first-token`` (the default): the export's first-token last layer (`tunekit.compress.first_token`)
+against the plain export of the same model; both int8 models are written to a scratch directory from the run's
+merged model (`export_int8`, the plain one with `first_token_applies` switched off).
+``one-batch-per-core``: the first-token export run one batch per core (`OnnxClassifier.logits_per_batch`) against
+one batch at a time on every core (``batches_at_once = 1``).
+
+One `Predictor` (batch BATCH, default 64) classifies the GLUE SST-2 dev texts with each in turn, ROUNDS rounds
+(default 6) in alternating order, so drift hits both alike; prints every round's texts/s, the medians, their ratio,
+the median of the per-round ratios and each model's dev accuracy. Results quoted in docs/compress.md.
 """
 
 from __future__ import annotations
@@ -46,15 +50,27 @@ def exported(layout: RunLayout, scratch: Path, first_token: bool) -> OnnxClassif
     return OnnxClassifier(path)
 
 
+def classifiers(comparison: str, layout: RunLayout, scratch: Path) -> dict[str, OnnxClassifier]:
+    """The baseline first, then the variant."""
+    if comparison == "first-token":
+        return {"plain": exported(layout, scratch, False), "first-token": exported(layout, scratch, True)}
+    if comparison == "one-batch-per-core":
+        one_at_a_time = exported(layout, scratch, True)
+        one_at_a_time.batches_at_once = 1
+        return {"one-batch-at-a-time": one_at_a_time, "one-batch-per-core": OnnxClassifier(one_at_a_time.path)}
+    raise SystemExit(f"unknown comparison {comparison!r}: first-token or one-batch-per-core")
+
+
 def main() -> None:
     run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "runs" / "sst2-full"
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 6
+    comparison = sys.argv[3] if len(sys.argv) > 3 else "first-token"
+    batch_size = int(sys.argv[4]) if len(sys.argv) > 4 else 64
     dev = sst2_dev(None)
     gold = np.array([int(label) for label in dev.labels])
-    predictor = Predictor.from_run_dir(run_dir, batch_size=64)
+    predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size)
     with tempfile.TemporaryDirectory() as tmp:
-        models = {"plain": exported(RunLayout(run_dir), Path(tmp), False),
-                  "first-token": exported(RunLayout(run_dir), Path(tmp), True)}
+        models = classifiers(comparison, RunLayout(run_dir), Path(tmp))
         speeds: dict[str, list[float]] = {name: [] for name in models}
         accuracy: dict[str, float] = {}
         for r in range(rounds):
@@ -68,8 +84,10 @@ def main() -> None:
     for name, values in speeds.items():
         print(f"{name}: {[round(v, 1) for v in values]} median {statistics.median(values):.1f} texts/s, "
               f"dev accuracy {accuracy[name]:.4f}")
-    ratio = statistics.median(speeds["first-token"]) / statistics.median(speeds["plain"])
-    print(f"first-token / plain: x{ratio:.3f}")
+    baseline, variant = list(speeds)
+    ratio = statistics.median(speeds[variant]) / statistics.median(speeds[baseline])
+    paired = statistics.median(v / b for v, b in zip(speeds[variant], speeds[baseline], strict=True))
+    print(f"{variant} / {baseline}: x{ratio:.3f} (median of the rounds' ratios x{paired:.3f}), batch {batch_size}")
 
 
 if __name__ == "__main__":

@@ -61,3 +61,37 @@ def test_a_broken_file_says_to_compress_again(exported, tmp_path, damage):
     with pytest.raises(RunDirError, match="could not be loaded") as error:
         OnnxClassifier(path)
     assert f"tunekit compress {tmp_path / 'run'}" in error.value.fix and "corrupted" in error.value.fix
+
+
+def batches_of_lengths(*lengths: int) -> list[dict[str, torch.Tensor]]:
+    """Batches of two rows each, the second row of each one token shorter; ids differ from batch to batch."""
+    batches = []
+    for n, length in enumerate(lengths):
+        ids = torch.arange(length * 2).view(2, length) % 50 + 4 + n
+        mask = torch.ones_like(ids)
+        mask[1, -1] = 0
+        batches.append({"input_ids": ids * mask, "attention_mask": mask})
+    return batches
+
+
+@pytest.mark.parametrize("batches_at_once", [1, 2, 3])
+def test_logits_per_batch_equal_one_call_per_batch_in_order(exported, batches_at_once):
+    _, path = exported
+    classifier = OnnxClassifier(path, threads=2)
+    classifier.batches_at_once = batches_at_once
+    batches = batches_of_lengths(9, 3, 6, 7, 2)
+    expected = [classifier(**batch).logits for batch in batches]
+    got = list(classifier.logits_per_batch(iter(batches)))
+    assert len(got) == len(batches)
+    for logits, reference in zip(got, expected, strict=True):
+        torch.testing.assert_close(logits, reference, atol=1e-5, rtol=0)
+    # several at once run on the one-core session; one at a time never creates it
+    assert (classifier._one_core is not None) == (batches_at_once > 1)
+
+
+def test_a_lone_batch_keeps_every_core(exported):
+    _, path = exported
+    classifier = OnnxClassifier(path, threads=2)
+    (logits,) = classifier.logits_per_batch(batches_of_lengths(5))
+    assert logits.shape == (2, 3) and classifier._one_core is None
+    assert list(classifier.logits_per_batch([])) == []

@@ -9,8 +9,9 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertForSequenceClassification
 
+from tunekit.data.batching import sorted_batches
 from tunekit.data.tokenize import encode_texts
-from tunekit.inference.batch import example_probabilities, logits_to_probabilities, pool_chunks
+from tunekit.inference.batch import batch_logits, example_probabilities, logits_to_probabilities, pool_chunks
 
 # --- logits_to_probabilities -----------------------------------------------------------------------------
 
@@ -111,3 +112,37 @@ def test_example_probabilities_match_plain_padded_forward(model_and_tokenizer):
     with torch.no_grad():
         reference = torch.softmax(model(**batch).logits, dim=-1).numpy()
     np.testing.assert_allclose(_probabilities(model, tokenizer, TEXTS, batch_size=2), reference, atol=1e-6)
+
+
+class _AllBatchesAtOnce(torch.nn.Module):
+    """Answers `logits_per_batch` only: a row's logits are (its batch's row count, 0), so order is visible."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def logits_per_batch(self, batches):
+        batches = list(batches)
+        self.calls.append(len(batches))
+        return iter([torch.tensor([[float(len(b["input_ids"])), 0.0]] * len(b["input_ids"])) for b in batches])
+
+
+def test_a_model_that_runs_batches_at_once_gets_every_batch_in_one_call(model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    encoded = encode_texts(tokenizer, ["a b c d e f", "a", "a b", "a b c", "b"], max_seq_len=16)
+    model = _AllBatchesAtOnce()
+    probabilities = example_probabilities(model, encoded, batch_size=2, pad_id=0, multi_label=False, bf16=False,
+                                          device=torch.device("cpu"))
+    assert model.calls == [3]  # batches of 2, 2 and 1, handed over together
+    expected = np.empty((5, 2), dtype=np.float32)
+    for indices in sorted_batches(encoded.lengths, 2):
+        expected[indices] = torch.softmax(torch.tensor([float(len(indices)), 0.0]), dim=0).numpy()
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-6)
+
+
+def test_batch_logits_calls_a_plain_model_once_per_batch(model_and_tokenizer):
+    model, _ = model_and_tokenizer
+    batches = [{"input_ids": torch.tensor([[2, 5, 3]])}, {"input_ids": torch.tensor([[2, 7, 9, 3], [2, 8, 3, 0]])}]
+    with torch.no_grad():
+        got = [logits.shape for logits in batch_logits(model.eval(), batches)]
+    assert got == [(1, model.config.num_labels), (2, model.config.num_labels)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +20,20 @@ def logits_to_probabilities(logits: torch.Tensor, multi_label: bool) -> torch.Te
     return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
 
 
+@runtime_checkable
+class RunsBatchesAtOnce(Protocol):
+    """A model that takes every batch in one call and may run several at once (`OnnxClassifier`)."""
+
+    def logits_per_batch(self, batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[torch.Tensor]: ...
+
+
+def batch_logits(model: nn.Module, batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[torch.Tensor]:
+    """``model``'s logits for each batch, in order."""
+    if isinstance(model, RunsBatchesAtOnce):
+        return model.logits_per_batch(batches)
+    return (model(**batch).logits for batch in batches)
+
+
 def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size: int, pad_id: int,
                           multi_label: bool, bf16: bool, device: torch.device, frozen: bool = False) -> np.ndarray:
     """Probabilities ``(n_examples, num_labels)`` for every encoded example, in input order.
@@ -27,9 +44,10 @@ def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size
     model.eval()
     out: np.ndarray | None = None
     with torch.inference_mode(), autocast(bf16, device), padding_free_encoders(model, frozen):
-        for indices in sorted_batches(encoded.lengths, batch_size):
-            batch = {k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
-            probs = logits_to_probabilities(model(**batch).logits, multi_label).cpu().numpy()
+        batches = sorted_batches(encoded.lengths, batch_size)
+        collated = ({k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()} for indices in batches)
+        for indices, logits in zip(batches, batch_logits(model, collated), strict=True):
+            probs = logits_to_probabilities(logits, multi_label).cpu().numpy()
             if out is None:
                 out = np.empty((len(encoded), probs.shape[1]), dtype=np.float32)
             out[indices] = probs
