@@ -95,3 +95,19 @@ def test_a_lone_batch_keeps_every_core(exported):
     (logits,) = classifier.logits_per_batch(batches_of_lengths(5))
     assert logits.shape == (2, 3) and classifier._one_core is None
     assert list(classifier.logits_per_batch([])) == []
+
+
+def test_batches_are_read_as_they_run_not_all_first(exported):
+    _, path = exported
+    classifier = OnnxClassifier(path, threads=2)
+    pulled = []
+
+    def batches():
+        for n, batch in enumerate(batches_of_lengths(*[4] * 20)):
+            pulled.append(n)
+            yield batch
+
+    results = classifier.logits_per_batch(batches())
+    next(results)
+    assert len(pulled) <= 2 * classifier.batches_at_once + 1  # collated batches held at once stay bounded
+    assert len(list(results)) == 19 and len(pulled) == 20
