@@ -139,3 +139,12 @@ def test_a_quantiser_failure_is_a_tunekit_error(monkeypatch, tmp_path):
     with pytest.raises(TunekitError, match="could not be exported to int8 ONNX.*unsupported initializer"):
         export_int8(tiny_sequence_classifier(), tmp_path / "model.int8.onnx")
     assert not (tmp_path / "model.int8.onnx").exists()
+
+
+def test_int8_weights_use_seven_bits_so_no_cpu_saturates_their_products(trained, tmp_path):
+    """AVX2's u8 x s8 multiply-add sums two products in a saturating int16: 2 * 255 * 64 fits, 2 * 255 * 127 not."""
+    graph = onnx.load(export_int8(trained[0], tmp_path / "model.int8.onnx")).graph
+    quantized = [numpy_helper.to_array(i) for i in graph.initializer if i.name.endswith("_quantized")]
+    matrices = [w for w in quantized if w.dtype == np.int8]  # matmul weights (embedding tables are uint8 lookups)
+    assert len(matrices) == 2 * 6 + 2 and all(np.abs(w.astype(np.int32)).max() <= 64 for w in matrices)
+    assert max(np.abs(w.astype(np.int32)).max() for w in matrices) == 64  # the range is used, not just bounded
