@@ -162,7 +162,8 @@ def _report(check: CheckSet, original: CheckedModel, int8: CheckedModel, merged:
             max_accuracy_drop: float) -> dict[str, Any]:
     fp32_bytes = sum(p.numel() * p.element_size() for p in merged.parameters())
     return {
-        "format": "onnx, int8 weights per output channel, activations quantised per matmul call (dynamic)",
+        "format": "onnx, int8 weights per output channel in 7 bits (-64..64), activations quantised per matmul call "
+                  "(dynamic)",
         "check_set": f"{check.data.source} ({len(check.data)} texts)",
         **{name: {"run": round(original.metrics[name], 6), "int8": round(int8.metrics[name], 6)} for name in GATED},
         "max_accuracy_drop": max_accuracy_drop,
