@@ -6,7 +6,7 @@ COMPARISON ``first-token`` (the default): the export's first-token last layer (`
 against the plain export of the same model; both int8 models are written to a scratch directory from the run's
 merged model (`export_int8`, the plain one with `first_token_applies` switched off).
 ``one-batch-per-core``: the first-token export run one batch per core (`OnnxClassifier.logits_per_batch`) against
-one batch at a time on every core (``batches_at_once = 1``).
+one batch at a time on every core (``batches_at_once=1``).
 
 One `Predictor` (batch BATCH, default 64) classifies the GLUE SST-2 dev texts with each in turn, ROUNDS rounds
 (default 6) in alternating order, so drift hits both alike; prints every round's texts/s, the medians, their ratio,
@@ -55,9 +55,9 @@ def classifiers(comparison: str, layout: RunLayout, scratch: Path) -> dict[str, 
     if comparison == "first-token":
         return {"plain": exported(layout, scratch, False), "first-token": exported(layout, scratch, True)}
     if comparison == "one-batch-per-core":
-        one_at_a_time = exported(layout, scratch, True)
-        one_at_a_time.batches_at_once = 1
-        return {"one-batch-at-a-time": one_at_a_time, "one-batch-per-core": OnnxClassifier(one_at_a_time.path)}
+        path = exported(layout, scratch, True).path
+        return {"one-batch-at-a-time": OnnxClassifier(path, batches_at_once=1),
+                "one-batch-per-core": OnnxClassifier(path)}
     raise SystemExit(f"unknown comparison {comparison!r}: first-token or one-batch-per-core")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,32 +75,74 @@ def batches_of_lengths(*lengths: int) -> list[dict[str, torch.Tensor]]:
     return batches
 
 
-@pytest.mark.parametrize("batches_at_once", [1, 2, 3])
-def test_logits_per_batch_equal_one_call_per_batch_in_order(exported, batches_at_once):
+def count_runs(session) -> list[int]:
+    """Wrap ``session.run`` to count its calls; returns the one-element counter."""
+    calls, run = [0], session.run
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return run(*args, **kwargs)
+
+    session.run = counted
+    return calls
+
+
+@pytest.mark.parametrize(("batches_at_once", "on_one_core"), [(1, 0), (2, 5), (3, 5), (6, 0)])
+def test_logits_per_batch_equal_one_call_per_batch_in_order(exported, batches_at_once, on_one_core):
     _, path = exported
-    classifier = OnnxClassifier(path, threads=2)
-    classifier.batches_at_once = batches_at_once
+    classifier = OnnxClassifier(path, threads=2, batches_at_once=batches_at_once)
     batches = batches_of_lengths(9, 3, 6, 7, 2)
     expected = [classifier(**batch).logits for batch in batches]
+    one_core = count_runs(classifier._one_core) if classifier._one_core is not None else [0]
     got = list(classifier.logits_per_batch(iter(batches)))
     assert len(got) == len(batches)
     for logits, reference in zip(got, expected, strict=True):
         torch.testing.assert_close(logits, reference, atol=1e-5, rtol=0)
-    # several at once run on the one-core session; one at a time never creates it
-    assert (classifier._one_core is not None) == (batches_at_once > 1)
+    # as many batches as run at once or more: one per core; fewer (6 > 5): one after another on every core
+    assert one_core[0] == on_one_core
 
 
 def test_a_lone_batch_keeps_every_core(exported):
     _, path = exported
     classifier = OnnxClassifier(path, threads=2)
+    every_core, one_core = count_runs(classifier.session), count_runs(classifier._one_core)
     (logits,) = classifier.logits_per_batch(batches_of_lengths(5))
-    assert logits.shape == (2, 3) and classifier._one_core is None
+    assert logits.shape == (2, 3) and (every_core[0], one_core[0]) == (1, 0)
     assert list(classifier.logits_per_batch([])) == []
+
+
+def test_one_batch_at_a_time_opens_no_second_session(exported):
+    assert OnnxClassifier(exported[1], threads=2, batches_at_once=1)._one_core is None
+
+
+def test_both_sessions_hold_the_model_as_it_was_when_loaded(exported, tmp_path):
+    """A server keeps answering from the model it checked at start, even if `compressed/` is removed or replaced."""
+    path = tmp_path / "run" / "compressed" / "model.int8.onnx"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(exported[1].read_bytes())
+    classifier = OnnxClassifier(path, threads=2)
+    batches = batches_of_lengths(4, 5, 6)
+    expected = [classifier(**batch).logits for batch in batches]
+    path.unlink()
+    for logits, reference in zip(classifier.logits_per_batch(batches), expected, strict=True):
+        torch.testing.assert_close(logits, reference, atol=1e-5, rtol=0)
+
+
+def test_an_error_in_one_batch_reaches_the_caller_and_no_thread_is_left(exported):
+    _, path = exported
+    classifier = OnnxClassifier(path, threads=2)
+    batches = batches_of_lengths(4, 5, 6, 7)
+    batches[2] = {"attention_mask": batches[2]["attention_mask"]}  # no input_ids
+    threads_before = threading.active_count()
+    with pytest.raises(TypeError, match="input_ids"):
+        list(classifier.logits_per_batch(batches))
+    assert threading.active_count() == threads_before
 
 
 def test_batches_are_read_as_they_run_not_all_first(exported):
     _, path = exported
     classifier = OnnxClassifier(path, threads=2)
+    one_core = count_runs(classifier._one_core)
     pulled = []
 
     def batches():
@@ -109,5 +152,13 @@ def test_batches_are_read_as_they_run_not_all_first(exported):
 
     results = classifier.logits_per_batch(batches())
     next(results)
-    assert len(pulled) <= 2 * classifier.batches_at_once + 1  # collated batches held at once stay bounded
-    assert len(list(results)) == 19 and len(pulled) == 20
+    bound = 2 * classifier.batches_at_once + 1
+    assert len(pulled) <= bound  # collated batches held at once stay bounded
+    assert len(list(results)) == 19 and len(pulled) == 20 and one_core[0] == 20
+
+    # a caller that stops early leaves the queued batches unrun
+    one_core[0] = 0
+    results = classifier.logits_per_batch(batches_of_lengths(*[4] * 20))
+    next(results)
+    results.close()
+    assert one_core[0] <= bound

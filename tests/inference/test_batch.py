@@ -115,7 +115,7 @@ def test_example_probabilities_match_plain_padded_forward(model_and_tokenizer):
 
 
 class _AllBatchesAtOnce(torch.nn.Module):
-    """Answers `logits_per_batch` only: a row's logits are (its batch's row count, 0), so order is visible."""
+    """Answers `logits_per_batch` only: a row's logits are (its batch's position, 0), so order is visible."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -124,7 +124,7 @@ class _AllBatchesAtOnce(torch.nn.Module):
     def logits_per_batch(self, batches):
         batches = list(batches)
         self.calls.append(len(batches))
-        return iter([torch.tensor([[float(len(b["input_ids"])), 0.0]] * len(b["input_ids"])) for b in batches])
+        return iter([torch.tensor([[float(n), 0.0]] * len(b["input_ids"])) for n, b in enumerate(batches)])
 
 
 def test_a_model_that_runs_batches_at_once_gets_every_batch_in_one_call(model_and_tokenizer):
@@ -135,14 +135,21 @@ def test_a_model_that_runs_batches_at_once_gets_every_batch_in_one_call(model_an
                                           device=torch.device("cpu"))
     assert model.calls == [3]  # batches of 2, 2 and 1, handed over together
     expected = np.empty((5, 2), dtype=np.float32)
-    for indices in sorted_batches(encoded.lengths, 2):
-        expected[indices] = torch.softmax(torch.tensor([float(len(indices)), 0.0]), dim=0).numpy()
+    for n, indices in enumerate(sorted_batches(encoded.lengths, 2)):
+        expected[indices] = torch.softmax(torch.tensor([float(n), 0.0]), dim=0).numpy()
     np.testing.assert_allclose(probabilities, expected, rtol=1e-6)
 
 
 def test_batch_logits_calls_a_plain_model_once_per_batch(model_and_tokenizer):
     model, _ = model_and_tokenizer
     batches = [{"input_ids": torch.tensor([[2, 5, 3]])}, {"input_ids": torch.tensor([[2, 7, 9, 3], [2, 8, 3, 0]])}]
-    with torch.no_grad():
-        got = [logits.shape for logits in batch_logits(model.eval(), batches)]
+    calls = []
+    hook = model.register_forward_pre_hook(lambda module, args, kwargs: calls.append(kwargs["input_ids"].shape),
+                                           with_kwargs=True)
+    try:
+        with torch.no_grad():
+            got = [logits.shape for logits in batch_logits(model.eval(), batches)]
+    finally:
+        hook.remove()
+    assert calls == [(1, 3), (2, 4)]
     assert got == [(1, model.config.num_labels), (2, model.config.num_labels)]

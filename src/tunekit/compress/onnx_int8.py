@@ -4,12 +4,12 @@ first step).
 The model (adapters merged) is exported with torch's TorchScript-based ONNX exporter, batch and sequence length
 dynamic (a BERT classifier with its last layer for the first token only, `first_token`), then every matmul weight
 is quantised to int8 per output channel by ONNX Runtime's dynamic quantisation: activations are quantised per
-matmul call at run time, so no calibration data is needed. Weights use 7 bits of the 8 (-64..64, ONNX Runtime's
-``reduce_range``): CPUs without VNNI (AVX2, AVX-512 before Cascade Lake) multiply unsigned 8-bit activations by
-signed 8-bit weights with an instruction that adds each pair of products into a saturating 16-bit sum, and
-2 × 255 × 127 overflows it where 2 × 255 × 64 does not. With full-range per-channel weights an SST-2 MPNet
-classifier answered one class for every text on such a CPU (accuracy 0.5007 against 0.9150, docs/compress.md); a
-model file can move to another machine, so every export takes the range every CPU computes exactly.
+matmul call at run time, so no calibration data is needed. Weights are limited to -64..64 (about 7 bits; ONNX
+Runtime's ``reduce_range``): CPUs without VNNI (AVX2, AVX-512 before Cascade Lake) multiply unsigned 8-bit
+activations by signed 8-bit weights with an instruction that adds each pair of products into a saturating 16-bit
+sum, and 2 × 255 × 127 overflows it where 2 × 255 × 64 does not. With full-range per-channel weights an SST-2
+MPNet classifier answered one class for every text on such a CPU (accuracy 0.5007 against 0.9150,
+docs/compress.md); a model file can move to another machine, so every export takes the range every CPU computes exactly.
 
 On a CPU without native bf16, tunekit classified SST-2 1.6× faster at batch 64 with it than with the fp32 model,
 from a weights file a quarter the size (docs/compress.md). The result can differ from the fp32 model on texts near
@@ -67,7 +67,7 @@ def export_int8(model: nn.Module, target: Path) -> Path:
         try:
             with _quiet():
                 quantize_dynamic(fp32, target, weight_type=QuantType.QInt8, per_channel=True,
-                                 reduce_range=True)  # 7-bit weights: see the module docstring
+                                 reduce_range=True)  # weights in -64..64: see the module docstring
         except Exception as exc:  # the quantiser fails in many library-specific ways
             raise _unsupported(model, exc) from None
     return target

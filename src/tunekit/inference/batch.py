@@ -22,7 +22,8 @@ def logits_to_probabilities(logits: torch.Tensor, multi_label: bool) -> torch.Te
 
 @runtime_checkable
 class RunsBatchesAtOnce(Protocol):
-    """A model that takes every batch in one call and may run several at once (`OnnxClassifier`)."""
+    """A model that takes every batch in one call and may run several at once (`OnnxClassifier`). Its worker
+    threads do not inherit the caller's ``inference_mode`` or autocast: those are per thread."""
 
     def logits_per_batch(self, batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[torch.Tensor]: ...
 
@@ -39,14 +40,16 @@ def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size
     """Probabilities ``(n_examples, num_labels)`` for every encoded example, in input order.
 
     Batches are formed longest-first so each is padded only to its own longest member, and BERT encoders run on
-    the real tokens only (`padding_free_encoders`; ``frozen``: the weights will not change any more).
+    the real tokens only (`padding_free_encoders`; ``frozen``: the weights will not change any more). A model
+    that runs batches at once (`RunsBatchesAtOnce`, the int8 `OnnxClassifier`) gets them all in one call.
     """
     model.eval()
     out: np.ndarray | None = None
     with torch.inference_mode(), autocast(bf16, device), padding_free_encoders(model, frozen):
-        batches = sorted_batches(encoded.lengths, batch_size)
-        collated = ({k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()} for indices in batches)
-        for indices, logits in zip(batches, batch_logits(model, collated), strict=True):
+        batch_indices = sorted_batches(encoded.lengths, batch_size)
+        collated = ({k: v.to(device) for k, v in collate(encoded, indices, pad_id).items()}
+                    for indices in batch_indices)
+        for indices, logits in zip(batch_indices, batch_logits(model, collated), strict=True):
             probs = logits_to_probabilities(logits, multi_label).cpu().numpy()
             if out is None:
                 out = np.empty((len(encoded), probs.shape[1]), dtype=np.float32)

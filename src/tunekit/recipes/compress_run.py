@@ -162,7 +162,7 @@ def _report(check: CheckSet, original: CheckedModel, int8: CheckedModel, merged:
             max_accuracy_drop: float) -> dict[str, Any]:
     fp32_bytes = sum(p.numel() * p.element_size() for p in merged.parameters())
     return {
-        "format": "onnx, int8 weights per output channel in 7 bits (-64..64), activations quantised per matmul call "
+        "format": "onnx, int8 weights per output channel limited to -64..64, activations quantised per matmul call "
                   "(dynamic)",
         "check_set": f"{check.data.source} ({len(check.data)} texts)",
         **{name: {"run": round(original.metrics[name], 6), "int8": round(int8.metrics[name], 6)} for name in GATED},
