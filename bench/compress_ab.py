@@ -37,7 +37,7 @@ from tunekit.run.model_io import load_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def exported(layout: RunLayout, scratch: Path, first_token: bool) -> OnnxClassifier:
+def exported(layout: RunLayout, scratch: Path, first_token: bool) -> Path:
     config = load_config(layout.config)
     label_map = LabelMap.from_json(read_json(layout.labels))
     merged = METHODS[config.method].merge(load_model(layout.model, config, label_map))
@@ -47,15 +47,16 @@ def exported(layout: RunLayout, scratch: Path, first_token: bool) -> OnnxClassif
         path = onnx_int8.export_int8(merged, scratch / f"first-token-{first_token}.onnx")
     finally:
         onnx_int8.first_token_applies = applies
-    return OnnxClassifier(path)
+    return path
 
 
 def classifiers(comparison: str, layout: RunLayout, scratch: Path) -> dict[str, OnnxClassifier]:
     """The baseline first, then the variant."""
     if comparison == "first-token":
-        return {"plain": exported(layout, scratch, False), "first-token": exported(layout, scratch, True)}
+        return {"plain": OnnxClassifier(exported(layout, scratch, False)),
+                "first-token": OnnxClassifier(exported(layout, scratch, True))}
     if comparison == "one-batch-per-core":
-        path = exported(layout, scratch, True).path
+        path = exported(layout, scratch, True)
         return {"one-batch-at-a-time": OnnxClassifier(path, batches_at_once=1),
                 "one-batch-per-core": OnnxClassifier(path)}
     raise SystemExit(f"unknown comparison {comparison!r}: first-token or one-batch-per-core")

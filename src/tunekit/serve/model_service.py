@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.atomic import read_json
-from tunekit.compress.source import check_compressed_source, tagger_not_compressed
+from tunekit.compress.source import tagger_not_compressed
 from tunekit.config import load_config
 from tunekit.errors import RunDirError, TunekitError
 from tunekit.run.layout import RunLayout
@@ -64,10 +64,11 @@ def check_audit_gate(run_dir: Path, allow_failed_audit: bool) -> AuditVerdict:
 
 def check_compressed_servable(run_dir: Path) -> None:
     """Raise unless ``run_dir`` is a classifier with a compressed model (the serving config's ``compressed``).
+    Whether that model was made from the run's current weights is `check_compressed_source`, which loading it
+    (`Predictor.from_run_dir`) runs.
 
     Raises:
-        RunDirError: the run is a tagger (never compressed), has no compressed model yet, or one made from weights
-            it no longer holds.
+        RunDirError: the run is a tagger (never compressed) or has no compressed model yet.
     """
     layout = RunLayout(run_dir)
     if load_config(layout.config).task == "token_classification":
@@ -75,7 +76,6 @@ def check_compressed_servable(run_dir: Path) -> None:
     if not layout.compressed_model.is_file():
         raise RunDirError(f"the serving config asks for the compressed model, and {run_dir} has none",
                           f"run `tunekit compress {run_dir}` first, or set `compressed: false`")
-    check_compressed_source(layout)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from tunekit.compress.source import check_compressed_source
 from tunekit.errors import TunekitError
 from tunekit.run.layout import RunLayout
 from tunekit.serve.keys import KeyStore
@@ -41,6 +42,7 @@ def run_server(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, work
     config = load_serve_config(config_path)
     if config.compressed:
         check_compressed_servable(run_dir)
+        check_compressed_source(RunLayout(run_dir))
     if config.require_api_key:
         store = KeyStore(key_store_path)
         if not any(key.active for key in store.list()):
