@@ -352,7 +352,8 @@ def main() -> None:
     parser.add_argument("--tag", help="keep this run under a name (before/after figures) instead of as the table")
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR,
                         help="finished run used for inference (python bench/core_benchmarks.py --only sst2-full)")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="results file to update; docs/benchmarks.md is rendered only from the default one")
     parser.add_argument("--fresh-processes", action="store_true",
                         help="start each system in a new interpreter instead of forking it from this one (slower)")
     parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
@@ -382,6 +383,10 @@ def main() -> None:
             results[f"{mode}-{part_of(args.only, args.part)}" + ("-fp32" if fp32 else "")] = run
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(results, indent=2) + "\n")
+    if args.results.resolve() != RESULTS.resolve():  # a scratch file's few rows would replace every table
+        print(f"results in {args.results}; docs/benchmarks.md left as it is "
+              f"(rendered from {RESULTS.relative_to(ROOT)})")
+        return
     write_docs_section(TABLE_START, TABLE_END, render_table(results), "## Speed (issue 4)")
 
 
