@@ -30,6 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import mkl_as_shipped  # noqa: F401  before tunekit: the baselines' MKL stays as their users get it
 from bench_common import ROOT, machine, run_forked, run_measured, write_docs_section
 from tunekit.errors import ModelUnavailableError
 from tunekit.models.resolve import resolve_model
@@ -160,8 +161,9 @@ def median_run(runs: list[dict]) -> dict:
 
 
 def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str, repeats: int = 1,
-            fresh: bool = False) -> dict:
+            fresh: bool = False, mkl_avx2_for_baselines: bool = False) -> dict:
     mode = MODES[mode_name]
+    baseline_mkl = {"mkl_avx2_on_amd": True} if mkl_avx2_for_baselines else {}
     run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES, "repeats": repeats},
            "command": command,
            "revision": git_revision(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -173,7 +175,8 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
     runs: dict[str, list[dict]] = {name: [] for name in selected}
 
     def train_once(name: str) -> None:
-        runs[name].append(run_worker("speed_train.py", *training_params(name, mode), fresh))
+        system, params = training_params(name, mode)
+        runs[name].append(run_worker("speed_train.py", system, {**params, **baseline_mkl}, fresh))
         print(name, json.dumps({k: v for k, v in runs[name][-1].items() if k != "evaluations"}), flush=True)
 
     for round_ in range(repeats):  # the fast systems alternate, in turned-around order every other round
@@ -193,10 +196,13 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
         from tunekit.recipes.compress_run import compress_run
 
         print(f"compressing {run_dir} for the int8 rows (tunekit compress; not part of any timing)", flush=True)
-        compress_run(run_dir)
+        # in a child: torch operations here would fix MKL's code path for every system forked after them
+        if run_forked(lambda: compress_run(run_dir), ["compress"])[0] != 0:
+            raise SystemExit(f"compressing {run_dir} failed")
     for name in INFERENCE + INFERENCE_INT8:
         if name in rows:
-            run["inference"][name] = run_worker("speed_infer.py", *inference_params(name, mode, run_dir), fresh)
+            system, params = inference_params(name, mode, run_dir)
+            run["inference"][name] = run_worker("speed_infer.py", system, {**params, **baseline_mkl}, fresh)
             print(name, json.dumps(run["inference"][name]), flush=True)
     add_ratios(run)
     return run
@@ -356,6 +362,9 @@ def main() -> None:
                         help="results file to update; docs/benchmarks.md is rendered only from the default one")
     parser.add_argument("--fresh-processes", action="store_true",
                         help="start each system in a new interpreter instead of forking it from this one (slower)")
+    parser.add_argument("--mkl-avx2-for-baselines", action="store_true",
+                        help="let the baselines' MKL take its AVX2 path on an AMD CPU too, as tunekit's does "
+                             "(tunekit.mkl_on_amd); without it they run MKL as shipped")
     parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
     args = parser.parse_args()
     if args.repeats < 1:
@@ -370,11 +379,13 @@ def main() -> None:
         command += f" --tag {args.tag}" if args.tag else ""
         command += f" --run-dir {args.run_dir}" if args.run_dir.absolute() != RUN_DIR else ""
         command += " --fresh-processes" if args.fresh_processes else ""
+        command += " --mkl-avx2-for-baselines" if args.mkl_avx2_for_baselines else ""
         only = args.only or (PARTS[args.part] if args.part != "all" else None)
         missing = missing_prerequisite(only, mode, args.run_dir)
         if missing:
             parser.error(missing)  # before any system runs: a run that fails late loses every figure before it
-        run = measure(mode, only, args.run_dir, command, args.repeats, args.fresh_processes)
+        run = measure(mode, only, args.run_dir, command, args.repeats, args.fresh_processes,
+                      args.mkl_avx2_for_baselines)
         if args.tag:
             results.setdefault("tagged", {})[args.tag] = run
         else:

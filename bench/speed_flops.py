@@ -154,12 +154,14 @@ def main() -> None:
     import sys
     from pathlib import Path
 
+    from tunekit.mkl_on_amd import use_mkl_avx2_on_amd
     from tunekit.training.precision import cpu_has_native_bf16
 
+    mkl_path = use_mkl_avx2_on_amd().value  # the peak is the fastest path this CPU's matmuls have
     native = cpu_has_native_bf16()
     precision = "bf16" if native else "fp32"
     Path(sys.argv[1]).write_text(json.dumps({
-        "threads": torch.get_num_threads(), "compute_precision": precision,
+        "threads": torch.get_num_threads(), "compute_precision": precision, "mkl_avx2_on_amd": mkl_path,
         "bf16_gflops": gemm_peak_gflops(torch.bfloat16) if native else gemm_peak_gflops(torch.bfloat16, (1024,), 1),
         "fp32_gflops": gemm_peak_gflops(torch.float32),
         f"{precision}_gflops_at_model_shapes": shaped_gemm_gflops(

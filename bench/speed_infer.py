@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from speed_flops import inference_flops
-from speed_train import sst2_dev
+from speed_train import mkl_as_for, sst2_dev
 
 
 def predict_tunekit(run_dir: Path, texts: list[str], batch_size: int,
@@ -50,6 +50,7 @@ def predict_pipeline(run_dir: Path, texts: list[str],
 
 def main() -> None:
     system, p, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+    mkl_path = mkl_as_for(system.startswith("tunekit") or p.get("mkl_avx2_on_amd", False))
     dev = sst2_dev(p.get("n_texts"))
     texts, batch_size = dev.texts, p["batch_size"]
     run = {"tunekit": predict_tunekit, "tunekit-int8": functools.partial(predict_tunekit, compressed=True),
@@ -65,7 +66,7 @@ def main() -> None:
         "texts_per_second": len(texts) / seconds, "real_tokens_per_second": lengths.sum() / seconds,
         "model_tflops_per_second": flops / seconds / 1e12,
         "dev_accuracy": float(np.mean(np.array(predicted) == np.array([int(x) for x in dev.labels]))),
-        "threads": torch.get_num_threads(), "precision": precision}, indent=2))
+        "threads": torch.get_num_threads(), "precision": precision, "mkl_avx2_on_amd": mkl_path}, indent=2))
 
 
 if __name__ == "__main__":

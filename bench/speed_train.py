@@ -31,6 +31,7 @@ from speed_flops import TokenCounter, training_flops
 from tunekit.config.schema import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
 from tunekit.data.examples import LabeledTexts
 from tunekit.data.prepare import DataSplits, load_labeled, make_splits
+from tunekit.mkl_on_amd import use_mkl_avx2_on_amd
 from tunekit.training.precision import cpu_has_native_bf16, resolve_bf16
 from tunekit.training.schedule import resolve_warmup_steps
 
@@ -201,8 +202,16 @@ def summarise(model: torch.nn.Module, clock: TrainingClock, counter: TokenCounte
     }
 
 
+def mkl_as_for(tunekit_user: bool) -> str:
+    """Let MKL take its AVX2 path on an AMD CPU in this process, as `import tunekit` does for a user
+    (`tunekit.mkl_on_amd`), where ``tunekit_user``; else leave it as shipped. Call before any tensor operation.
+    Returns what was done, for the results."""
+    return use_mkl_avx2_on_amd().value if tunekit_user else "as shipped"
+
+
 def main() -> None:
     system, p, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+    mkl_path = mkl_as_for(system == "tunekit" or p.get("mkl_avx2_on_amd", False))
     splits = load_sst2(p["n_train"], p.get("n_dev"), p["seed"])
     if system == "tunekit":
         trained, bf16 = train_tunekit(p, splits), resolve_bf16(run_config(p).train.bf16, torch.device("cpu"))
@@ -211,7 +220,7 @@ def main() -> None:
         bf16 = system == "trainer-best" and cpu_has_native_bf16()
     else:
         raise SystemExit(f"unknown system {system}")
-    out.write_text(json.dumps(summarise(*trained, p, bf16), indent=2))
+    out.write_text(json.dumps({**summarise(*trained, p, bf16), "mkl_avx2_on_amd": mkl_path}, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from tunekit.mkl_on_amd import use_mkl_avx2_on_amd_when_torch_loads
+
+use_mkl_avx2_on_amd_when_torch_loads()  # before torch's first MKL call, which fixes MKL's code path for the process
+
 __version__ = "0.1.0"
 __all__ = ["TextClassifier", "TokenTagger", "Predictor", "TunekitError"]
 
