@@ -78,3 +78,23 @@ def test_an_mkl_that_reads_differently_is_left_alone(monkeypatch):
 def test_other_cpus_are_left_alone(monkeypatch):
     monkeypatch.setattr(mkl_on_amd, "cpu_is_amd_avx2", lambda: False)
     assert mkl_on_amd.use_mkl_avx2_on_amd() is Outcome.NOT_AMD_AVX2
+
+
+@needs_amd_mkl
+def test_torch_keeps_its_own_loader_and_the_finder_is_gone():
+    code = ("import sys, tunekit, torch; from tunekit.mkl_on_amd import _AfterTorchImport as hook; "
+            "print(isinstance(torch.__loader__, hook), isinstance(torch.__spec__.loader, hook), "
+            "any(isinstance(finder, hook) for finder in sys.meta_path))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False", "False"]
+
+
+@needs_amd_mkl
+def test_the_path_in_use_is_read_without_changing_it():
+    code = ("import sys, torch; from tunekit.mkl_on_amd import mkl_path_in_use as path; before = path(); "
+            "torch.ones(2).exp(); print(before, '|', path())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "TUNEKIT_MKL_ON_AMD": "off"})
+    assert result.stdout.strip() == "not chosen yet | as shipped"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "avx2 | avx2"

@@ -5,9 +5,9 @@ AMD CPU it reports "Intel(R) Architecture processors" (``MKL_VERBOSE=1``) and ru
 small shapes fine-tuning uses. MKL caches the vendor test's answer (``mkl_serv_intel_cpu_true``) in a variable
 on its first call; setting that variable to "yes" before the first call makes MKL run the AVX2/FMA kernels
 that the CPU has. This is the in-process form of the widely used ``LD_PRELOAD`` shim that redefines the same
-function. Measured on an AMD EPYC Zen 3 host (AVX2, no AVX-512): the step's matmul shapes ran 112–145 GFLOP/s
-against 75–117, and tunekit's training step 79.3–79.8 samples/s against 66.9–75.6 (docs/benchmarks.md,
-"Speed").
+function. Measured on an AMD EPYC Zen 3 host (AVX2, no AVX-512): a batch-16 MiniLM step's matmul shapes ran at
+112–147 GFLOP/s against 66–123 (`bench/speed_mkl_path.py`), and the full fine-tuning benchmark at 71.9–76.3
+samples/s against 62.8–74.0 before (docs/benchmarks.md, "What changed in tunekit").
 
 Where it applies: Linux, an AMD CPU with AVX2 and FMA and without AVX-512 (the kind measured), torch with MKL,
 and only before MKL's first call in the process (any tensor operation may be one). `import tunekit` arranges
@@ -94,6 +94,15 @@ def use_mkl_avx2_on_amd() -> Outcome:
     return Outcome.APPLIED
 
 
+def mkl_path_in_use() -> str | None:
+    """Which code path torch's MKL runs in this process, on a CPU where `use_mkl_avx2_on_amd` applies; None
+    elsewhere. Only reads: "avx2" (set by tunekit), "as shipped", or "not chosen yet" (MKL not called so far)."""
+    answer = _cached_answer() if cpu_is_amd_avx2() else None
+    if answer is None:
+        return None
+    return {1: "avx2", _NOT_YET_ASKED: "not chosen yet"}.get(answer.value, "as shipped")
+
+
 def _apply_and_report() -> None:
     outcome = use_mkl_avx2_on_amd()
     if outcome is Outcome.TOO_LATE:
@@ -117,8 +126,16 @@ class _AfterTorchImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module) -> None:
-        self._loader.exec_module(module)
+        try:
+            self._loader.exec_module(module)
+        finally:  # torch keeps its own loader (resources, source lookups), as if this finder had not been there
+            module.__loader__ = module.__spec__.loader = self._loader
         _apply_and_report()
+
+    def __getattr__(self, name: str):  # anything else asked of torch's loader while torch is being imported
+        if name == "_loader":
+            raise AttributeError(name)
+        return getattr(self._loader, name)
 
 
 def use_mkl_avx2_on_amd_when_torch_loads() -> None:

@@ -12,6 +12,7 @@ import peft
 import torch
 import transformers
 
+from tunekit.mkl_on_amd import mkl_path_in_use
 from tunekit.run import environment
 from tunekit.run.environment import describe_environment
 
@@ -34,6 +35,7 @@ def test_records_the_machine():
     assert machine["cpu_count"] == os.cpu_count()
     assert machine["torch_threads"] == torch.get_num_threads()
     assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert machine["mkl_path_on_amd"] == mkl_path_in_use()
     assert machine["platform"] == platform.platform()
     assert isinstance(machine["processor"], str)
     assert machine["cuda"] is None if not torch.cuda.is_available() else isinstance(machine["cuda"], str)

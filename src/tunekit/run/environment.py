@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from tunekit.mkl_on_amd import mkl_path_in_use
+
 PACKAGES = ("tunekit", "torch", "transformers", "peft", "tokenizers", "safetensors", "scikit-learn", "numpy")
 
 
@@ -32,6 +34,7 @@ def describe_environment(seed: int) -> dict[str, Any]:
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkl_path_on_amd": mkl_path_in_use(),  # None on CPUs other than AMD with AVX2 and without AVX-512
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         },
     }
