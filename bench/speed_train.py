@@ -10,6 +10,10 @@ the precision tunekit's ``train.bf16: auto`` picks too). All three start from th
 (``tunekit.run.model_io.build_model`` with the same seed, LoRA applied the same way) and train on the same
 examples with the same batch size, epochs, learning rate, warmup, weight decay and clipping.
 
+On an AMD CPU with AVX2, tunekit runs torch's MKL on its AVX2 path (`tunekit.mkl_on_amd`) and the baselines on
+MKL as shipped, when run by bench/speed_benchmarks.py (which turns tunekit's automatic switch off for itself).
+Run on its own, this script imports tunekit, which gives every system the AVX2 path.
+
 The training clock runs only while training: every validation pass (and tunekit's checkpoint written with it)
 is timed and subtracted, so samples/s is comparable across systems, and each evaluation is stamped with the
 training time spent so far (for time to target accuracy).
