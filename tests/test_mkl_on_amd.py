@@ -34,10 +34,14 @@ _PROBE = textwrap.dedent("""
 """)
 
 
+def _run(code: str, *args: str, **env: str) -> str:
+    """What ``python -c code *args`` prints in a fresh interpreter, with ``env`` added to the environment."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True,
+                          env={**os.environ, **env}).stdout.strip()
+
+
 def _probe(before: str, **env: str) -> tuple[int, str]:
-    result = subprocess.run([sys.executable, "-c", _PROBE, before], capture_output=True, text=True, check=True,
-                            env={**os.environ, **env})
-    answer, outcome = result.stdout.strip().split(" ", 1)
+    answer, outcome = _run(_PROBE, before, **env).split(" ", 1)
     return int(answer), outcome
 
 
@@ -65,8 +69,7 @@ def test_mkl_keeps_its_own_path_when_turned_off_or_too_late():
 def test_matmuls_on_the_avx2_path_agree_with_numpy():
     code = ("import tunekit, numpy, torch; a, b = torch.randn(217, 384), torch.randn(384, 1536); "
             "print(numpy.abs((a @ b).numpy() - a.numpy() @ b.numpy()).max())")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert float(result.stdout) < 1e-3  # fp32 sums of 384 products of magnitude ~1
+    assert float(_run(code)) < 1e-3  # fp32 sums of 384 products of magnitude ~1
 
 
 def test_an_mkl_that_reads_differently_is_left_alone(monkeypatch):
@@ -85,16 +88,12 @@ def test_torch_keeps_its_own_loader_and_the_finder_is_gone():
     code = ("import sys, tunekit, torch; from tunekit.mkl_on_amd import _AfterTorchImport as hook; "
             "print(isinstance(torch.__loader__, hook), isinstance(torch.__spec__.loader, hook), "
             "any(isinstance(finder, hook) for finder in sys.meta_path))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["False", "False", "False"]
+    assert _run(code).split() == ["False", "False", "False"]
 
 
 @needs_amd_mkl
 def test_the_path_in_use_is_read_without_changing_it():
     code = ("import sys, torch; from tunekit.mkl_on_amd import mkl_path_in_use as path; before = path(); "
             "torch.ones(2).exp(); print(before, '|', path())")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            env={**os.environ, "TUNEKIT_MKL_ON_AMD": "off"})
-    assert result.stdout.strip() == "not chosen yet | as shipped"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "avx2 | avx2"
+    assert _run(code, TUNEKIT_MKL_ON_AMD="off") == "not chosen yet | as shipped"
+    assert _run(code) == "avx2 | avx2"
