@@ -8,6 +8,9 @@ reports each system's mean and standard deviation of final dev accuracy. Only ac
 speed figures stay with `bench/speed_benchmarks.py`, run alone on the machine.
 
     python bench/speed_accuracy_seeds.py --seeds 0 1 2 3 4
+
+``--results NAME`` keeps another host's figures apart: ``bench/results/NAME.json`` and its own table in
+docs/benchmarks.md (default ``speed_accuracy``, the bf16 host's).
 """
 
 from __future__ import annotations
@@ -20,14 +23,19 @@ from datetime import UTC, datetime
 from bench_common import ROOT, machine, write_docs_section
 from speed_benchmarks import MODES, git_revision, run_worker, training_params
 
-RESULTS = ROOT / "bench" / "results" / "speed_accuracy.json"
-START, END = "<!-- speed-accuracy:start -->", "<!-- speed-accuracy:end -->"
+RESULTS_NAME = "speed_accuracy"
 SYSTEMS = ["tunekit-full", "trainer-best-full", "tunekit-lora", "trainer-best-lora", "trainer-seeds-full",
            "trainer-seeds-lora"]
 DEFAULT_SYSTEMS = SYSTEMS[:4]  # the seeds' fp32 recipe takes 3-5 minutes a run: ask for it by name
 
 
-def measure(seeds: list[int], systems: list[str], run: dict) -> dict:
+def markers(results_name: str) -> tuple[str, str]:
+    """The docs markers around ``results_name``'s table (``speed_accuracy``: ``<!-- speed-accuracy:start -->``)."""
+    tag = results_name.replace("_", "-")
+    return f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
+
+
+def measure(seeds: list[int], systems: list[str], run: dict, results_name: str = RESULTS_NAME) -> dict:
     """Train every system at every seed; results are merged into ``run`` (earlier invocations' results)."""
     accuracies = run.setdefault("final_dev_accuracy", {})
     for seed in seeds:
@@ -39,14 +47,17 @@ def measure(seeds: list[int], systems: list[str], run: dict) -> dict:
     command = "python bench/speed_accuracy_seeds.py --seeds " + " ".join(map(str, seeds))
     if systems != DEFAULT_SYSTEMS:
         command += " --systems " + " ".join(systems)
+    if results_name != RESULTS_NAME:
+        command += f" --results {results_name}"
     run.setdefault("commands", []).append(command)
     run.setdefault("revisions", []).append(git_revision())
     run.update(date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), machine=machine())
     return run
 
 
-def render(run: dict) -> str:
-    lines = [START, "", "Commands: " + "; ".join(f"`{c}`" for c in run["commands"]) + f" — last run {run['date']}, "
+def render(run: dict, results_name: str = RESULTS_NAME) -> str:
+    start, end = markers(results_name)
+    lines = [start, "", "Commands: " + "; ".join(f"`{c}`" for c in run["commands"]) + f" — last run {run['date']}, "
              f"revisions {', '.join(dict.fromkeys(run['revisions']))}, {run['machine']}; 4000 SST-2 training examples "
              "drawn by the seed, 1 epoch, batch 16, final dev accuracy on the 872 GLUE dev sentences.", "",
              "| system | seeds | mean dev acc. | std | per seed |", "|---|---:|---:|---:|---|"]
@@ -55,7 +66,7 @@ def render(run: dict) -> str:
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         lines.append(f"| {name} | {len(values)} | {statistics.mean(values):.4f} | {spread:.4f} | "
                      + ", ".join(f"{v:.4f}" for v in values) + " |")
-    return "\n".join([*lines, "", END])
+    return "\n".join([*lines, "", end])
 
 
 def main() -> None:
@@ -63,11 +74,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=DEFAULT_SYSTEMS)
     parser.add_argument("--table-only", action="store_true", help="only re-render docs/benchmarks.md")
+    parser.add_argument("--results", default=RESULTS_NAME, metavar="NAME",
+                        help="results file bench/results/NAME.json and its own docs table (another host's figures)")
     args = parser.parse_args()
+    results = ROOT / "bench" / "results" / f"{args.results}.json"
     if not args.table_only:
-        earlier = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        RESULTS.write_text(json.dumps(measure(args.seeds, args.systems, earlier), indent=2) + "\n")
-    write_docs_section(START, END, render(json.loads(RESULTS.read_text())), "### Dev accuracy over seeds")
+        earlier = json.loads(results.read_text()) if results.exists() else {}
+        results.write_text(json.dumps(measure(args.seeds, args.systems, earlier, args.results), indent=2) + "\n")
+    heading = "### Dev accuracy over seeds" + ("" if args.results == RESULTS_NAME else f" ({args.results})")
+    write_docs_section(*markers(args.results), render(json.loads(results.read_text()), args.results), heading)
 
 
 if __name__ == "__main__":
