@@ -54,6 +54,10 @@ INFERENCE = [f"{system}-batch{b}" for b in (1, 64) for system in ("tunekit", "pi
 # the run's int8 ONNX model (`tunekit compress`, done first if the run has none, outside the timings): in a full run
 # of every system (--quick leaves it out, to stay under 5 minutes) or named in --only
 INFERENCE_INT8 = [f"tunekit-int8-batch{b}" for b in (1, 64)]
+# the same with the run's fp32 weights (`tunekit compress --precision fp32`, written to a linked copy of the run,
+# `onnx_fp32_run`, so the run's own int8 model stays)
+INFERENCE_ONNX_FP32 = [f"tunekit-onnx-fp32-batch{b}" for b in (1, 64)]
+INFERENCE_ONNX = INFERENCE_INT8 + INFERENCE_ONNX_FP32
 # each part compares tunekit with its baselines within one invocation; `all` runs both
 PARTS = {"full": ["tunekit-full", "trainer-best-full", "trainer-seeds-full", "mpnet-full", "mpnet-full-checkpointed"],
          "lora": ["tunekit-lora", "trainer-best-lora", "trainer-seeds-lora", *INFERENCE]}
@@ -126,7 +130,7 @@ def add_ratios(run: dict) -> None:
                 ours[f"accuracy_minus_{baseline}"] = ours["final_dev_accuracy"] - other["final_dev_accuracy"]
     for batch in (1, 64):
         other = run["inference"].get(f"pipeline-batch{batch}")
-        for system in ("tunekit", "tunekit-int8"):
+        for system in ("tunekit", "tunekit-int8", "tunekit-onnx-fp32"):
             ours = run["inference"].get(f"{system}-batch{batch}")
             if ours and other:
                 ours["speedup_vs_pipeline"] = ours["texts_per_second"] / other["texts_per_second"]
@@ -192,20 +196,43 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
                                            fresh)
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
     rows = inference_rows(only, mode_name)
-    if set(rows) & set(INFERENCE_INT8) and not RunLayout(run_dir).compressed_model.is_file():
-        from tunekit.recipes.compress_run import compress_run
-
-        print(f"compressing {run_dir} for the int8 rows (tunekit compress; not part of any timing)", flush=True)
-        # in a child: torch operations here would fix MKL's code path for every system forked after them
-        if run_forked(lambda: compress_run(run_dir), ["compress"])[0] != 0:
-            raise SystemExit(f"compressing {run_dir} failed")
-    for name in INFERENCE + INFERENCE_INT8:
+    onnx_runs = {"int8": run_dir, "fp32": onnx_fp32_run(run_dir) if set(rows) & set(INFERENCE_ONNX_FP32) else None}
+    for precision_, rows_ in (("int8", INFERENCE_INT8), ("fp32", INFERENCE_ONNX_FP32)):
+        if set(rows) & set(rows_):
+            compress_for_rows(onnx_runs[precision_], precision_)
+    for name in INFERENCE + INFERENCE_ONNX:
         if name in rows:
-            system, params = inference_params(name, mode, run_dir)
+            on = onnx_runs["fp32"] if name in INFERENCE_ONNX_FP32 else run_dir
+            system, params = inference_params(name, mode, on)
             run["inference"][name] = run_worker("speed_infer.py", system, {**params, **baseline_mkl}, fresh)
             print(name, json.dumps(run["inference"][name]), flush=True)
     add_ratios(run)
     return run
+
+
+def onnx_fp32_run(run_dir: Path) -> Path:
+    """``RUN_DIR-onnx-fp32``: ``run_dir``'s files as symbolic links, with a ``compressed/`` of its own for the fp32
+    ONNX export, so the run's int8 model stays where the int8 rows read it."""
+    linked = run_dir.parent / f"{run_dir.name}-onnx-fp32"
+    linked.mkdir(exist_ok=True)
+    for item in run_dir.iterdir():
+        if item.name != "compressed" and not (linked / item.name).exists():
+            (linked / item.name).symlink_to(item.resolve())
+    return linked
+
+
+def compress_for_rows(run_dir: Path, precision_: str) -> None:
+    """`tunekit compress --precision PRECISION_` on ``run_dir`` unless it holds that model already (outside every
+    timing)."""
+    layout = RunLayout(run_dir)
+    if layout.compressed_model.is_file() and layout.compressed_precision == precision_:
+        return
+    from tunekit.recipes.compress_run import compress_run
+
+    print(f"compressing {run_dir} to {precision_} for its rows (tunekit compress; not part of any timing)", flush=True)
+    # in a child: torch operations here would fix MKL's code path for every system forked after them
+    if run_forked(lambda: compress_run(run_dir, precision=precision_), ["compress"])[0] != 0:
+        raise SystemExit(f"compressing {run_dir} failed")
 
 
 def memory_rows(only: list[str] | None, mode_name: str) -> list[str]:
@@ -215,11 +242,11 @@ def memory_rows(only: list[str] | None, mode_name: str) -> list[str]:
 
 
 def inference_rows(only: list[str] | None, mode_name: str) -> list[str]:
-    """The inference rows to run: the fp32/bf16 ones unless ``only`` leaves them out; the int8 ones in a full run of
-    every system (--quick leaves them out, to stay under 5 minutes) or named in ``only``."""
+    """The inference rows to run: the fp32/bf16 ones unless ``only`` leaves them out; the ONNX ones (int8 and fp32)
+    in a full run of every system (--quick leaves them out, to stay under 5 minutes) or named in ``only``."""
     if only is not None:
-        return [name for name in INFERENCE + INFERENCE_INT8 if name in only]
-    return INFERENCE + (INFERENCE_INT8 if mode_name == "full" else [])
+        return [name for name in INFERENCE + INFERENCE_ONNX if name in only]
+    return INFERENCE + (INFERENCE_ONNX if mode_name == "full" else [])
 
 
 def missing_prerequisite(only: list[str] | None, mode_name: str, run_dir: Path) -> str | None:
@@ -242,7 +269,7 @@ def part_of(only: list[str] | None, part: str) -> str:
     (``inference`` for inference alone), so a run of a few systems does not replace a whole part's table."""
     if not only:
         return part
-    if set(only) <= set(INFERENCE + INFERENCE_INT8):
+    if set(only) <= set(INFERENCE + INFERENCE_ONNX):
         return "inference"
     return next((name for name, systems in PARTS.items() if set(only) <= set(systems)), "all")
 
@@ -337,6 +364,8 @@ def render_table(results: dict) -> str:
         if key in results:
             if any(r.get("precision") == "int8" for r in results[key]["inference"].values()):
                 title = title.replace("fp32)", "fp32, tunekit-int8 on the run's int8 model)")
+            if any(name in INFERENCE_ONNX_FP32 for name in results[key]["inference"]):
+                title = title.replace("model)", "model, tunekit-onnx-fp32 on its fp32 ONNX export)")
             lines += [f"### {title}", "", *render_run(results[key]), ""]
     if results.get("tagged"):
         lines += ["### Before/after figures", "",
@@ -351,7 +380,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="800 training examples (320 for the seeds' recipe), 256 dev texts to validate and infer")
     parser.add_argument("--part", choices=["all", *PARTS], default="all", help="full fine-tuning or LoRA + inference")
-    parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE + INFERENCE_INT8,
+    parser.add_argument("--only", nargs="*", choices=TRAINING + list(MEMORY) + INFERENCE + INFERENCE_ONNX,
                         help="systems to run")
     parser.add_argument("--repeats", type=int, default=1,
                         help="run tunekit and Trainer-best this many times each, alternating; report the median run")

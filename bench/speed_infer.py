@@ -3,10 +3,11 @@
     python bench/speed_infer.py SYSTEM PARAMS_JSON OUT_JSON
 
 SYSTEM is ``tunekit`` (``Predictor.from_run_dir``: length-sorted batches, bf16 autocast where native,
-``inference_mode``), ``tunekit-int8`` (the same with the run's int8 ONNX model, ``tunekit compress``) or
-``pipeline`` (``transformers.pipeline("text-classification")`` on the same run's model directory, its defaults
-otherwise). All classify the same texts, tokenisation included in the time, at the
-batch size in PARAMS_JSON, after a short warm-up on other texts.
+``inference_mode``), ``tunekit-int8`` (the same with the run's int8 ONNX model, ``tunekit compress``),
+``tunekit-onnx-fp32`` (the same with the fp32 ONNX model of the run in PARAMS_JSON, ``tunekit compress --precision
+fp32``) or ``pipeline`` (``transformers.pipeline("text-classification")`` on the same run's model directory, its
+defaults otherwise). All classify the same texts, tokenisation included in the time, at the batch size in
+PARAMS_JSON, after a short warm-up on other texts.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from speed_train import mkl_as_for, sst2_dev
 def predict_tunekit(run_dir: Path, texts: list[str], batch_size: int,
                     compressed: bool = False) -> tuple[list[int], torch.nn.Module, float, str]:
     from tunekit.inference.predictor import Predictor
+    from tunekit.run.layout import RunLayout
 
     predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size, compressed=compressed)
     predictor.predict(texts[-batch_size:][:64])
     started = time.perf_counter()
     labels = predictor.predict(texts)
     seconds = time.perf_counter() - started
-    precision = "int8" if compressed else "bf16" if predictor.bf16 else "fp32"
+    precision = RunLayout(run_dir).compressed_precision if compressed else "bf16" if predictor.bf16 else "fp32"
     return [int(x) for x in labels], predictor.model, seconds, precision
 
 
@@ -53,7 +55,8 @@ def main() -> None:
     mkl_path = mkl_as_for(system.startswith("tunekit") or p.get("mkl_avx2_on_amd", False))
     dev = sst2_dev(p.get("n_texts"))
     texts, batch_size = dev.texts, p["batch_size"]
-    run = {"tunekit": predict_tunekit, "tunekit-int8": functools.partial(predict_tunekit, compressed=True),
+    compressed = functools.partial(predict_tunekit, compressed=True)
+    run = {"tunekit": predict_tunekit, "tunekit-int8": compressed, "tunekit-onnx-fp32": compressed,
            "pipeline": predict_pipeline}[system]
     predicted, model, seconds, precision = run(Path(p["run_dir"]), texts, batch_size)
     from transformers import AutoTokenizer

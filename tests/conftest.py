@@ -86,3 +86,14 @@ def tiny_compressed_run(tmp_path_factory, tiny_classifier_run) -> Path:
     run_dir = Path(shutil.copytree(tiny_classifier_run, tmp_path_factory.mktemp("compressed") / "run"))
     compress_run(run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_fp32_onnx_run(tmp_path_factory, tiny_classifier_run) -> Path:
+    """A copy of ``tiny_classifier_run`` compressed with ``precision="fp32"`` (``compressed/model.fp32.onnx``);
+    read-only."""
+    from tunekit.recipes.compress_run import compress_run
+
+    run_dir = Path(shutil.copytree(tiny_classifier_run, tmp_path_factory.mktemp("fp32-onnx") / "run"))
+    compress_run(run_dir, precision="fp32")
+    return run_dir

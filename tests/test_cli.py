@@ -173,6 +173,23 @@ def test_compress_prints_the_check_and_writes_the_int8_model(tiny_classifier_run
     assert result.output.index(summary) < result.output.index(written)  # the figures first, then where they went
 
 
+def test_compress_with_fp32_precision_writes_the_fp32_model(tiny_classifier_run, tmp_path):
+    run_dir = Path(shutil.copytree(tiny_classifier_run, tmp_path / "run"))
+    result = invoke("compress", run_dir, "--precision", "fp32")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (run_dir / "compressed").iterdir()) == ["compression.json", "model.fp32.onnx"]
+    assert json.loads((run_dir / "compressed" / "compression.json").read_text())["precision"] == "fp32"
+    assert "fp32 model checked on" in result.stdout and "fp32 ONNX" in result.stdout
+
+
+def test_compress_refuses_an_unknown_precision(tiny_classifier_run):
+    result = invoke("compress", tiny_classifier_run, "--precision", "int4")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--precision'" in result.output and "int8" in result.output
+    assert "Traceback" not in result.output
+    assert not (tiny_classifier_run / "compressed").exists()
+
+
 @pytest.mark.parametrize(("drop", "bound"), [("2", "less than or equal to 0.99"), ("1", "less than or equal to 0.99"),
                                              ("-0.01", "greater than or equal to 0"), ("nan", "0.99")])
 def test_compress_refuses_an_accuracy_drop_outside_its_range(tiny_classifier_run, drop, bound):

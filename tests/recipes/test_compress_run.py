@@ -380,3 +380,65 @@ def test_an_unfinished_run_is_refused(tmp_path):
     (tmp_path / "half").mkdir()
     with pytest.raises(RunDirError):
         compress_run(tmp_path / "half")
+
+
+def test_fp32_writes_the_runs_own_weights_and_says_so(tiny_fp32_onnx_run):
+    layout = RunLayout(tiny_fp32_onnx_run)
+    assert sorted(p.name for p in layout.compressed.iterdir()) == ["compression.json", "model.fp32.onnx"]
+    report = read_json(layout.compression_report)
+    assert report["precision"] == "fp32" and report["format"] == recipe.FORMATS["fp32"]
+    for figures in (report["accuracy"], report["macro_f1"], report["texts_per_second"], report["size_mb"]):
+        assert set(figures) == {"run", "fp32"}
+    assert report["accuracy"]["fp32"] == report["accuracy"]["run"] > 0.9
+    assert report["prediction_agreement"] == 1.0
+    assert report["texts_flipped"] == {"right_to_wrong": 0, "wrong_to_right": 0}
+    assert report["max_probability_difference"] < 1e-4  # fp32 throughout: kernel rounding only
+    assert report["size_mb"]["fp32"] == round(layout.compressed_model.stat().st_size / 2**20, 1)
+    assert report["source_fingerprint"] == source_fingerprint(layout)
+
+
+def test_the_fp32_model_answers_a_compressed_predictor(tiny_fp32_onnx_run):
+    texts = [row["text"] for row in make_sentiment_rows(40, seed=9)]
+    run = Predictor.from_run_dir(tiny_fp32_onnx_run).predict_proba(texts)
+    predictor = Predictor.from_run_dir(tiny_fp32_onnx_run, compressed=True)
+    assert predictor.compressed.path == RunLayout(tiny_fp32_onnx_run).compressed_model_for("fp32")
+    fp32 = predictor.predict_proba(texts)
+    np.testing.assert_allclose(fp32, run, atol=1e-5)
+
+
+def test_compressing_as_int8_replaces_an_fp32_model(tiny_fp32_onnx_run, tmp_path):
+    run_dir = copy_run(tiny_fp32_onnx_run, tmp_path)
+    assert compress_run(run_dir)["precision"] == "int8"
+    layout = RunLayout(run_dir)
+    assert sorted(p.name for p in layout.compressed.iterdir()) == ["compression.json", "model.int8.onnx"]
+    assert Predictor.from_run_dir(run_dir, compressed=True).compressed.path == layout.compressed_model_for("int8")
+
+
+def test_a_refused_fp32_export_names_its_precision(tiny_classifier_run, tmp_path, monkeypatch):
+    run_dir = copy_run(tiny_classifier_run, tmp_path)
+    gate_sees(monkeypatch, run=both(0.95), int8=both(0.80))
+    with pytest.raises(TunekitError, match="the fp32 model's accuracy on .* nothing was written"):
+        compress_run(run_dir, precision="fp32")
+    assert not RunLayout(run_dir).compressed.exists()
+
+
+def test_an_unknown_precision_is_refused_before_anything_runs(tiny_classifier_run, monkeypatch):
+    monkeypatch.setattr(recipe, "_check_set", lambda *_: pytest.fail("the check set was read"))
+    with pytest.raises(TunekitError, match="unknown precision 'int4'") as error:
+        compress_run(tiny_classifier_run, precision="int4")
+    assert error.value.fix == "pass one of: int8, fp32"
+    assert not RunLayout(tiny_classifier_run).compressed.exists()
+
+
+def test_the_printed_report_names_an_fp32_model():
+    report = {"precision": "fp32", "check_set": "holdout.csv (250 texts)", "accuracy": {"run": 0.912, "fp32": 0.912},
+              "macro_f1": {"run": 0.8765, "fp32": 0.8765}, "texts_per_second": {"run": 410.26, "fp32": 530.04},
+              "size_mb": {"run": 86.7, "fp32": 86.9}, "prediction_agreement": 1.0,
+              "texts_flipped": {"right_to_wrong": 0, "wrong_to_right": 0}}
+    console = Console(file=io.StringIO(), width=200)
+    print_compression_report(report, console)
+    lines = console.file.getvalue().splitlines()
+    assert "fp32 model checked on holdout.csv (250 texts)" in lines[0]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.count("│") == 6]
+    assert rows == [["run's model (fp32)", "0.9120", "0.8765", "410.3", "86.7"],
+                    ["fp32 ONNX", "0.9120", "0.8765", "530.0", "86.9"]]

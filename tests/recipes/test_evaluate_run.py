@@ -51,6 +51,14 @@ def test_the_int8_and_the_runs_evaluations_are_told_apart(compressed_copy, holdo
     np.testing.assert_allclose(predictions[["p_negative", "p_positive"]].to_numpy(), int8, atol=2e-6)
 
 
+def test_an_fp32_onnx_evaluation_is_named_for_its_precision(tiny_fp32_onnx_run, holdout, tmp_path):
+    run_dir = Path(shutil.copytree(tiny_fp32_onnx_run, tmp_path / "run"))
+    metrics, out_dir = evaluate_run(run_dir, str(holdout), compressed=True)
+    assert re.fullmatch(r"holdout-fp32-\d{8}-\d{6}", out_dir.name), out_dir.name
+    assert metrics["model"] == "fp32 ONNX (tunekit compress)"
+    assert (out_dir / "report.md").read_text().startswith(f"# Evaluation of {run_dir} (fp32 ONNX model)\n")
+
+
 def test_a_chosen_folder_is_used_as_given(compressed_copy, holdout, tmp_path):
     metrics, out_dir = evaluate_run(compressed_copy, str(holdout), tmp_path / "mine", compressed=True)
     assert out_dir == tmp_path / "mine" and metrics["model"] == "int8 ONNX (tunekit compress)"

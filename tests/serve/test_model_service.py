@@ -56,6 +56,14 @@ def test_load_answers_from_the_int8_model(tiny_compressed_run):
     assert ModelService.load(tiny_compressed_run).model.compressed is None
 
 
+def test_load_answers_from_an_fp32_onnx_model(tiny_fp32_onnx_run):
+    assert check_compressed_servable(tiny_fp32_onnx_run) is None
+    service = ModelService.load(tiny_fp32_onnx_run, compressed=True)
+    assert service.model.compressed.path.name == "model.fp32.onnx"
+    assert service.compression["precision"] == "fp32"
+    assert service.predict(["a wonderful film"])[0]["label"] == "positive"
+
+
 def test_load_refuses_a_stale_int8_model(tiny_compressed_run, tmp_path):
     run_dir = Path(shutil.copytree(tiny_compressed_run, tmp_path / "run"))
     retrain_in_place(run_dir)

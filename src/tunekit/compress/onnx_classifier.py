@@ -3,7 +3,7 @@
 ``classifier(input_ids=..., attention_mask=...)`` returns an output with ``.logits``, so `Predictor`'s length-sorted
 batches (`tunekit.inference.batch.example_probabilities`) run a compressed run unchanged; given several batches in
 one call (`logits_per_batch`) it runs one per core. It has no parameters and no gradients: integrated gradients keep
-the run's torch model (`Predictor.model`); occlusion, which only asks for probabilities, explains the int8 model
+the run's torch model (`Predictor.model`); occlusion, which only asks for probabilities, explains the ONNX model
 itself.
 """
 
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 
 class OnnxClassifier(nn.Module):
-    """Runs ``path`` (written by `tunekit.compress.onnx_int8.export_int8`) on the CPU with ``threads`` threads
-    (default: torch's intra-op thread count, which tunekit sets to the physical cores). Idle threads spin for the
-    next call, as OpenMP's do, unless ``OMP_WAIT_POLICY=PASSIVE`` (`tunekit serve` sets it).
+    """Runs ``path`` (written by `tunekit.compress.onnx_int8`'s `export_int8` or `export_fp32`) on the CPU with
+    ``threads`` threads (default: torch's intra-op thread count, which tunekit sets to the physical cores). Idle
+    threads spin for the next call, as OpenMP's do, unless ``OMP_WAIT_POLICY=PASSIVE`` (`tunekit serve` sets it).
     ``batches_at_once`` (default ``threads``): how many batches `logits_per_batch` runs at once, one per core;
     1 runs them one after another on every core.
 

@@ -1,5 +1,5 @@
 """Which weights a compressed model was made from: a fingerprint of the run's model files and labels, kept in
-compression.json, so a run retrained after `tunekit compress` is not served from its old int8 model."""
+compression.json, so a run retrained after `tunekit compress` is not served from its old ONNX model."""
 
 from __future__ import annotations
 

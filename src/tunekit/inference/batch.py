@@ -41,7 +41,7 @@ def example_probabilities(model: nn.Module, encoded: EncodedTexts, *, batch_size
 
     Batches are formed longest-first so each is padded only to its own longest member, and BERT encoders run on
     the real tokens only (`padding_free_encoders`; ``frozen``: the weights will not change any more). A model
-    that runs batches at once (`RunsBatchesAtOnce`, the int8 `OnnxClassifier`) gets them all in one call.
+    that runs batches at once (`RunsBatchesAtOnce`, the compressed `OnnxClassifier`) gets them all in one call.
     """
     model.eval()
     out: np.ndarray | None = None

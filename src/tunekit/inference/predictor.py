@@ -35,7 +35,7 @@ class Predictor:
 
     ``frozen``: the model's weights will not change (a loaded run), so under bf16 it runs as a bf16 copy
     (`bf16_copy`) instead of casting Linear weights on every call; ``model`` itself stays fp32.
-    ``compressed``: a module that computes the probabilities instead of ``model`` (the run's int8 ONNX model,
+    ``compressed``: a module that computes the probabilities instead of ``model`` (the run's ONNX model,
     `tunekit.compress`); ``model`` stays for what needs gradients (integrated gradients).
     """
 
@@ -55,15 +55,15 @@ class Predictor:
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, batch_size: int | None = None, compressed: bool = False) -> Predictor:
-        """Load a finished run directory (never unpickling anything); ``compressed``: classify with the int8 model
+        """Load a finished run directory (never unpickling anything); ``compressed``: classify with the ONNX model
         `tunekit compress` wrote there.
 
         Raises:
-            RunDirError: the run is unfinished or unreadable, or ``compressed`` and it has no readable int8 model.
+            RunDirError: the run is unfinished or unreadable, or ``compressed`` and it has no readable compressed model.
         """
         layout = RunLayout(Path(run_dir)).require_finished()
-        int8 = OnnxClassifier(layout.compressed_model) if compressed else None
-        if int8 is not None:
+        onnx = OnnxClassifier(layout.compressed_model) if compressed else None
+        if onnx is not None:
             check_compressed_source(layout)
         config = load_config(layout.config)
         labels = read_json(layout.labels)
@@ -71,7 +71,7 @@ class Predictor:
         model = load_model(layout.model, config, label_map)
         thresholds = np.asarray(labels["thresholds"]) if labels.get("thresholds") else None
         return cls(model, load_tokenizer(layout.model), label_map, config, thresholds, batch_size, frozen=True,
-                   compressed=int8)
+                   compressed=onnx)
 
     @property
     def classes(self) -> list[Any]:
@@ -115,7 +115,7 @@ class Predictor:
 
     def to(self, device: str | torch.device) -> Predictor:
         if self.compressed is not None and torch.device(device).type != "cpu":
-            raise TunekitError("a compressed (int8 ONNX) predictor runs on the CPU only",
+            raise TunekitError("a compressed (ONNX) predictor runs on the CPU only",
                                "load the run without `compressed` to run it on another device")
         self.model.to(device)
         self._weights.reset()

@@ -28,8 +28,8 @@ def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None, bat
 
     Writes metrics.json, report.md, predictions and plots into ``out_dir``
     (default ``RUN_DIR/evaluations/<file>-<time>``); prints a summary to ``console`` if given.
-    Also warns when evaluation texts occur in the run's training data. ``compressed``: evaluate the run's int8
-    model (`tunekit compress`). Returns (metrics, out_dir).
+    Also warns when evaluation texts occur in the run's training data. ``compressed``: evaluate the run's ONNX
+    model (`tunekit compress`, int8 or fp32). Returns (metrics, out_dir).
     """
     if run_task(run_dir) == "token_classification":
         if compressed:
@@ -40,14 +40,16 @@ def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None, bat
     data = load_labeled(data_path, data_config)
     if data_config.train and Path(data_config.train).exists():
         warn_on_overlap(load_labeled(data_config.train, data_config), data)
-    suffix = "-int8" if compressed else ""
+    precision = RunLayout(run_dir).compressed_precision if compressed else None
+    suffix = f"-{precision}" if compressed else ""
     out_dir = out_dir or (RunLayout(run_dir).evaluations
                           / f"{Path(data_path).stem}{suffix}-{datetime.now():%Y%m%d-%H%M%S}")
     metrics = evaluate_split(predictor, data, out_dir, "eval", data_config.label_delimiter,
                              predictor.config.eval.calibration_bins)
-    metrics["model"] = "int8 ONNX (tunekit compress)" if compressed else "the run's model"
+    metrics["model"] = f"{precision} ONNX (tunekit compress)" if compressed else "the run's model"
     write_json(out_dir / "metrics.json", metrics)
-    write_text(out_dir / "report.md", f"# Evaluation of {run_dir}{' (int8 ONNX model)' if compressed else ''}\n\n" +
+    title = f"# Evaluation of {run_dir}" + (f" ({precision} ONNX model)" if compressed else "")
+    write_text(out_dir / "report.md", f"{title}\n\n" +
                markdown_section(f"eval — {data_path}", metrics, metrics["plots"]))
     if console is not None:
         print_summary(metrics, f"eval: {data_path}", console)

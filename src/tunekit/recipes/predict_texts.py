@@ -20,7 +20,7 @@ def predict_texts(run_dir: Path, texts: list[str], file: Path | None = None,
                   compressed: bool = False) -> Iterator[dict[str, Any]]:
     """Yield ``{"text", "label", "probabilities"}`` per input text, in input order (``{"text", "entities"}``,
     or ``{"tokens", "tags"}`` for pre-split sentences in a data file, from a tagger run). ``compressed``: classify
-    with the run's int8 model (`tunekit compress`)."""
+    with the run's ONNX model (`tunekit compress`)."""
     if run_task(run_dir) == "token_classification":
         if compressed:
             raise tagger_not_compressed(run_dir, "drop --compressed")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from tunekit.errors import RunDirError
 
+COMPRESSED_PRECISIONS = ("int8", "fp32")  # what `tunekit compress --precision` writes: compressed/model.<it>.onnx
+
 
 @dataclass(frozen=True)
 class RunLayout:
@@ -25,8 +27,23 @@ class RunLayout:
     best = property(lambda self: self.root / "checkpoints" / "best")
     evaluations = property(lambda self: self.root / "evaluations")
     compressed = property(lambda self: self.root / "compressed")
-    compressed_model = property(lambda self: self.root / "compressed" / "model.int8.onnx")
     compression_report = property(lambda self: self.root / "compressed" / "compression.json")
+
+    def compressed_model_for(self, precision: str) -> Path:
+        """Where `tunekit compress --precision PRECISION` writes its ONNX model."""
+        return self.compressed / f"model.{precision}.onnx"
+
+    @property
+    def compressed_model(self) -> Path:
+        """The run's compressed model, whichever precision it was written in (``compressed/`` is replaced whole,
+        so it holds one); the int8 path when there is none yet."""
+        candidates = [self.compressed_model_for(precision) for precision in COMPRESSED_PRECISIONS]
+        return next((path for path in candidates if path.is_file()), candidates[0])
+
+    @property
+    def compressed_precision(self) -> str:
+        """``int8`` or ``fp32``: the precision of `compressed_model`."""
+        return self.compressed_model.suffixes[0].lstrip(".")
 
     def require_finished(self) -> RunLayout:
         """Raise unless this is a completed run directory."""

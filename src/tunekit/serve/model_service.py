@@ -87,17 +87,17 @@ class ModelService:
     model: Any  # a `Predictor`, or a `TagPredictor` for token classification
     audit: AuditVerdict
     metrics: dict[str, Any] = field(default_factory=dict)
-    compression: dict[str, Any] | None = None  # compression.json when the int8 model answers
+    compression: dict[str, Any] | None = None  # compression.json when the compressed model answers
 
     @classmethod
     def load(cls, run_dir: str | Path, *, model_batch_size: int | None = None,
              allow_failed_audit: bool = False, compressed: bool = False) -> ModelService:
-        """Check the audit gate, then load the run's model for its task (``compressed``: a classifier's int8 model,
+        """Check the audit gate, then load the run's model for its task (``compressed``: a classifier's ONNX model,
         `tunekit compress`).
 
         Raises:
             TunekitError: the run is unfinished or unreadable, its audit failed, or ``compressed`` and the run is a
-                tagger or has no readable int8 model.
+                tagger or has no readable compressed model.
         """
         run_dir = Path(run_dir)
         layout = RunLayout(run_dir).require_finished()

@@ -69,8 +69,9 @@ class ModelInfo(BaseModel):
     audit: str = Field(description="passed, failed or not audited.")
     audit_gate: dict[str, Any] | None = None
     compression: dict[str, Any] | None = Field(
-        None, description="When the int8 model answers /v1/predict (`compressed: true`): its compression.json, the "
-                          "check against the run's model. Null when the run's own model answers.")
+        None, description="When the compressed (ONNX) model answers /v1/predict (`compressed: true`): its "
+                          "compression.json, the check against the run's model. Null when the run's own model "
+                          "answers.")
 
 
 class AlertInfo(BaseModel):

@@ -120,8 +120,8 @@ class ServeConfig:
     require_api_key: bool = True
     """Require an API key on every route but /healthz and /readyz. Turn off only behind another gateway."""
     compressed: bool = False
-    """Classify with the int8 model `tunekit compress RUN_DIR` wrote (docs/compress.md); /v1/explain's occlusion
-    then explains that model, the one answering."""
+    """Classify with the ONNX model (int8 or fp32) `tunekit compress RUN_DIR` wrote (docs/compress.md);
+    /v1/explain's occlusion then explains that model, the one answering."""
 
 
 def load_serve_config(path: str | Path | None) -> ServeConfig:

@@ -12,7 +12,7 @@ router = APIRouter(tags=["model"])
 
 @router.get("/v1/model", response_model=ModelInfo, responses=ERROR_RESPONSES)
 async def model_info(state: AdminState) -> ModelInfo:
-    """The served run: task, labels, metrics, model card, audit verdict and, for an int8 model, its compression
+    """The served run: task, labels, metrics, model card, audit verdict and, for a compressed model, its compression
     check. Needs scope `admin`."""
     service = state.service
     return ModelInfo(run_dir_name=service.run_dir.name, task=service.task, labels=service.labels,
