@@ -38,6 +38,7 @@ def markers(results_name: str) -> tuple[str, str]:
 def measure(seeds: list[int], systems: list[str], run: dict, results_name: str = RESULTS_NAME) -> dict:
     """Train every system at every seed; results are merged into ``run`` (earlier invocations' results)."""
     accuracies = run.setdefault("final_dev_accuracy", {})
+    revision = git_revision()  # the code the runs start from: a commit made while they train is not theirs
     for seed in seeds:
         for name in systems:
             system, params = training_params(name, MODES["full"])
@@ -50,7 +51,7 @@ def measure(seeds: list[int], systems: list[str], run: dict, results_name: str =
     if results_name != RESULTS_NAME:
         command += f" --results {results_name}"
     run.setdefault("commands", []).append(command)
-    run.setdefault("revisions", []).append(git_revision())
+    run.setdefault("revisions", []).append(revision)
     run.update(date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), machine=machine())
     return run
 
