@@ -175,6 +175,7 @@ def test_a_larger_accuracy_drop_writes_nothing(tiny_classifier_run, tmp_path, mo
                                            "lower, more than the 0.01 allowed; nothing was written") as error:
         compress_run(run_dir)
     assert "--max-accuracy-drop" in error.value.fix
+    assert error.value.fix.startswith("compress with --precision fp32 (the run's own weights, no rounding), ")
     assert len(calls) == 2  # the int8 model was built and checked: the gate, not an earlier step, refused
     assert snapshot(run_dir) == before  # no compressed/, and no scratch directory left beside it
 
@@ -417,8 +418,9 @@ def test_compressing_as_int8_replaces_an_fp32_model(tiny_fp32_onnx_run, tmp_path
 def test_a_refused_fp32_export_names_its_precision(tiny_classifier_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
     gate_sees(monkeypatch, run=both(0.95), int8=both(0.80))
-    with pytest.raises(TunekitError, match="the fp32 model's accuracy on .* nothing was written"):
+    with pytest.raises(TunekitError, match="the fp32 model's accuracy on .* nothing was written") as error:
         compress_run(run_dir, precision="fp32")
+    assert "--precision" not in error.value.fix and "--max-accuracy-drop" in error.value.fix
     assert not RunLayout(run_dir).compressed.exists()
 
 

@@ -50,6 +50,7 @@ TOLERANCE = 1e-9  # float rounding: 1.0 - 0.99 is 0.010000000000000009, a drop o
 GATED = {"accuracy": "accuracy", "macro_f1": "macro-F1"}  # report key: how the table and errors name it
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")  # what int8 matmul kernels dispatch on
 EXPORTS = {"int8": export_int8, "fp32": export_fp32}
+UNROUNDED_FIX = "compress with --precision fp32 (the run's own weights, no rounding), "  # when int8 is refused
 FORMATS = {"int8": "onnx, int8 weights per output channel limited to -64..64, activations quantised per matmul call "
                    "(dynamic)",
            "fp32": "onnx, the run's fp32 weights"}
@@ -170,7 +171,8 @@ def _gate(report: dict[str, Any], original: CheckedModel, exported: CheckedModel
                 f"{exported.metrics[name]:.4f} "
                 f"against the run's {original.metrics[name]:.4f}: {drop:.4f} lower, more than the {max_drop} "
                 f"allowed; nothing was written{small}",
-                "keep using the run uncompressed, or pass a larger --max-accuracy-drop if that loss is acceptable")
+                (UNROUNDED_FIX if report["precision"] == "int8" else "") + "keep using the run uncompressed, or pass "
+                "a larger --max-accuracy-drop if that loss is acceptable")
 
 
 def _report(check: CheckSet, original: CheckedModel, exported: CheckedModel, precision: str,
