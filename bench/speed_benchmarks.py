@@ -197,9 +197,9 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
     rows = inference_rows(only, mode_name)
     onnx_runs = {"int8": run_dir, "fp32": onnx_fp32_run(run_dir) if set(rows) & set(INFERENCE_ONNX_FP32) else None}
-    for precision_, rows_ in (("int8", INFERENCE_INT8), ("fp32", INFERENCE_ONNX_FP32)):
-        if set(rows) & set(rows_):
-            compress_for_rows(onnx_runs[precision_], precision_)
+    for onnx_precision, onnx_rows in (("int8", INFERENCE_INT8), ("fp32", INFERENCE_ONNX_FP32)):
+        if set(rows) & set(onnx_rows):
+            compress_for_rows(onnx_runs[onnx_precision], onnx_precision)
     for name in INFERENCE + INFERENCE_ONNX:
         if name in rows:
             on = onnx_runs["fp32"] if name in INFERENCE_ONNX_FP32 else run_dir
@@ -221,17 +221,18 @@ def onnx_fp32_run(run_dir: Path) -> Path:
     return linked
 
 
-def compress_for_rows(run_dir: Path, precision_: str) -> None:
-    """`tunekit compress --precision PRECISION_` on ``run_dir`` unless it holds that model already (outside every
-    timing)."""
+def compress_for_rows(run_dir: Path, onnx_precision: str) -> None:
+    """`tunekit compress --precision ONNX_PRECISION` on ``run_dir`` unless it holds that model already (outside
+    every timing)."""
     layout = RunLayout(run_dir)
-    if layout.compressed_model.is_file() and layout.compressed_precision == precision_:
+    if layout.compressed_model.is_file() and layout.compressed_precision == onnx_precision:
         return
     from tunekit.recipes.compress_run import compress_run
 
-    print(f"compressing {run_dir} to {precision_} for its rows (tunekit compress; not part of any timing)", flush=True)
+    print(f"compressing {run_dir} to {onnx_precision} for its rows (tunekit compress; not part of any timing)",
+          flush=True)
     # in a child: torch operations here would fix MKL's code path for every system forked after them
-    if run_forked(lambda: compress_run(run_dir, precision=precision_), ["compress"])[0] != 0:
+    if run_forked(lambda: compress_run(run_dir, precision=onnx_precision), ["compress"])[0] != 0:
         raise SystemExit(f"compressing {run_dir} failed")
 
 
@@ -362,10 +363,12 @@ def render_table(results: dict) -> str:
                for key, title in titles.items()}
     for key, title in titles.items():
         if key in results:
-            if any(r.get("precision") == "int8" for r in results[key]["inference"].values()):
-                title = title.replace("fp32)", "fp32, tunekit-int8 on the run's int8 model)")
-            if any(name in INFERENCE_ONNX_FP32 for name in results[key]["inference"]):
-                title = title.replace("model)", "model, tunekit-onnx-fp32 on its fp32 ONNX export)")
+            notes = [note for rows, note in ((INFERENCE_INT8, "tunekit-int8 on the run's int8 model"),
+                                             (INFERENCE_ONNX_FP32, "tunekit-onnx-fp32 on its fp32 ONNX export"))
+                     if set(rows) & set(results[key]["inference"])]
+            if notes:
+                title = title[:-1] + ", " + ", ".join(notes) + ")" if title.endswith(")") else \
+                    f"{title} ({', '.join(notes)})"
             lines += [f"### {title}", "", *render_run(results[key]), ""]
     if results.get("tagged"):
         lines += ["### Before/after figures", "",

@@ -28,14 +28,14 @@ from speed_train import mkl_as_for, sst2_dev
 def predict_tunekit(run_dir: Path, texts: list[str], batch_size: int,
                     compressed: bool = False) -> tuple[list[int], torch.nn.Module, float, str]:
     from tunekit.inference.predictor import Predictor
-    from tunekit.run.layout import RunLayout
 
     predictor = Predictor.from_run_dir(run_dir, batch_size=batch_size, compressed=compressed)
     predictor.predict(texts[-batch_size:][:64])
     started = time.perf_counter()
     labels = predictor.predict(texts)
     seconds = time.perf_counter() - started
-    precision = RunLayout(run_dir).compressed_precision if compressed else "bf16" if predictor.bf16 else "fp32"
+    precision = (predictor.compressed.path.suffixes[0].lstrip(".") if compressed
+                 else "bf16" if predictor.bf16 else "fp32")
     return [int(x) for x in labels], predictor.model, seconds, precision
 
 

@@ -16,17 +16,15 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from tunekit.errors import TunekitError
+from tunekit.run.layout import COMPRESSED_PRECISIONS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Fine-tune, evaluate and export text classifiers.")
 err = Console(stderr=True)
 
 
-class Precision(enum.StrEnum):
-    """`tunekit compress --precision`: the compressed model's weights (`tunekit.run.layout.COMPRESSED_PRECISIONS`)."""
-
-    int8 = "int8"
-    fp32 = "fp32"
+# `tunekit compress --precision`: the compressed model's weights
+Precision = enum.StrEnum("Precision", {precision: precision for precision in COMPRESSED_PRECISIONS})
 
 
 def _friendly_errors(command):
@@ -109,12 +107,10 @@ def compress(
                                                       "fp32: the run's own weights on ONNX Runtime, no rounding.")]
     = Precision.int8,
 ) -> None:
-    """Write an ONNX copy of a classifier (int8 by default) for fast CPU inference, kept only if it classifies as
-    well."""
+    """Write an ONNX copy of a classifier for fast CPU inference, kept only if it classifies as well."""
     from tunekit.recipes.compress_run import compress_run, print_compression_report
 
-    doing = "quantising and checking the int8" if precision is Precision.int8 else "checking the fp32"
-    with err.status(f"exporting, {doing} model..."):
+    with err.status(f"exporting and checking the {precision.value} model..."):
         report = compress_run(run_dir, data, max_accuracy_drop=max_accuracy_drop, precision=precision.value)
     print_compression_report(report, Console())
     err.print(f"[green]written:[/] {run_dir / 'compressed'}  (use it with --compressed, or `compressed: true` in "

@@ -1,4 +1,5 @@
-"""`source_fingerprint`: what a compressed model records of the weights and labels it was made from."""
+"""`source_fingerprint`: what a compressed model records of the weights and labels it was made from; and
+`check_compressed_source`: that compression.json describes the model beside it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tunekit.compress.source import source_fingerprint
+from tunekit.compress.source import check_compressed_source, source_fingerprint
+from tunekit.errors import RunDirError
 from tunekit.run.layout import RunLayout
 
 
@@ -58,3 +60,36 @@ def test_ignores_files_that_are_not_weights_or_labels(layout, change):
     before = source_fingerprint(layout)
     change(layout)
     assert source_fingerprint(layout) == before
+
+
+def compressed_as(layout: RunLayout, model_precision: str, report: dict) -> None:
+    """A ``compressed/`` holding ``model.<model_precision>.onnx`` and ``report`` as its compression.json."""
+    layout.compressed.mkdir()
+    layout.compressed_model_for(model_precision).write_bytes(b"onnx")
+    layout.compression_report.write_text(json.dumps({"source_fingerprint": source_fingerprint(layout), **report}))
+
+
+@pytest.mark.parametrize(("model_precision", "report"), [("int8", {"precision": "int8"}),
+                                                         ("fp32", {"precision": "fp32"}),
+                                                         ("int8", {})])  # a report from before fp32 exports
+def test_a_report_that_describes_the_model_passes(layout, model_precision, report):
+    compressed_as(layout, model_precision, report)
+    assert check_compressed_source(layout) is None
+
+
+@pytest.mark.parametrize(("model_precision", "report", "described"), [("fp32", {"precision": "int8"}, "int8"),
+                                                                      ("int8", {"precision": "fp32"}, "fp32"),
+                                                                      ("fp32", {}, "int8")])
+def test_a_report_of_another_precision_is_refused(layout, model_precision, report, described):
+    compressed_as(layout, model_precision, report)
+    with pytest.raises(RunDirError, match=f"holds model.{model_precision}.onnx, but its compression.json describes "
+                                          f"a {described} model") as error:
+        check_compressed_source(layout)
+    assert error.value.fix == f"run `tunekit compress {layout.root}` again"
+
+
+def test_with_both_models_present_the_int8_one_must_be_described(layout):
+    compressed_as(layout, "fp32", {"precision": "fp32"})
+    layout.compressed_model_for("int8").write_bytes(b"onnx")  # copied in by hand beside it
+    with pytest.raises(RunDirError, match="holds model.int8.onnx, but its compression.json describes a fp32 model"):
+        check_compressed_source(layout)

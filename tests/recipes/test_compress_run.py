@@ -33,7 +33,7 @@ from tunekit.inference.predictor import Predictor
 from tunekit.methods import METHODS
 from tunekit.recipes.compress_run import compress_run, print_compression_report
 from tunekit.recipes.train_classifier import train_classifier
-from tunekit.run.layout import RunLayout
+from tunekit.run.layout import COMPRESSED_PRECISIONS, RunLayout
 
 
 def copy_run(run_dir: Path, tmp_path: Path) -> Path:
@@ -45,16 +45,16 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
-def gate_sees(monkeypatch, run: dict[str, float], int8: dict[str, float]) -> list:
-    """Make `compress_run`'s gate see these metrics (the run's model is classified first, the int8 model second);
-    returns the real passes."""
+def gate_sees(monkeypatch, run: dict[str, float], exported: dict[str, float]) -> list:
+    """Make `compress_run`'s gate see these metrics (the run's model is classified first, the exported model
+    second); returns the real passes."""
     real = recipe._classify
     calls = []
 
     def classify(predictor, check):
         checked = real(predictor, check)
         calls.append(checked)
-        return dataclasses.replace(checked, metrics=dict(run if len(calls) == 1 else int8))
+        return dataclasses.replace(checked, metrics=dict(run if len(calls) == 1 else exported))
 
     monkeypatch.setattr(recipe, "_classify", classify)
     return calls
@@ -170,7 +170,7 @@ def test_the_printed_report_puts_each_figure_in_its_column():
 def test_a_larger_accuracy_drop_writes_nothing(tiny_classifier_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
     before = snapshot(run_dir)
-    calls = gate_sees(monkeypatch, run=both(0.95), int8=both(0.90, 0.95))
+    calls = gate_sees(monkeypatch, run=both(0.95), exported=both(0.90, 0.95))
     with pytest.raises(TunekitError, match="model's accuracy on .* is 0.9000 against the run's 0.9500: 0.0500 "
                                            "lower, more than the 0.01 allowed; nothing was written") as error:
         compress_run(run_dir)
@@ -184,7 +184,7 @@ def test_a_larger_macro_f1_drop_writes_nothing(tiny_classifier_run, tmp_path, mo
     """Accuracy can hold while a small class is lost: macro-F1 is gated too."""
     run_dir = copy_run(tiny_classifier_run, tmp_path)
     before = snapshot(run_dir)
-    calls = gate_sees(monkeypatch, run=both(0.95, 0.95), int8=both(0.95, 0.80))
+    calls = gate_sees(monkeypatch, run=both(0.95, 0.95), exported=both(0.95, 0.80))
     with pytest.raises(TunekitError, match="(?i)model's macro-F1 on .* is 0.8000 against the run's 0.9500: 0.1500 "
                                            "lower, more than the 0.1 allowed; nothing was written") as error:
         compress_run(run_dir, max_accuracy_drop=0.1)
@@ -195,7 +195,7 @@ def test_a_larger_macro_f1_drop_writes_nothing(tiny_classifier_run, tmp_path, mo
 
 def test_the_macro_f1_refusal_names_the_metric_as_the_table_does(tiny_classifier_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
-    gate_sees(monkeypatch, run=both(0.95, 0.95), int8=both(0.95, 0.80))
+    gate_sees(monkeypatch, run=both(0.95, 0.95), exported=both(0.95, 0.80))
     with pytest.raises(TunekitError) as error:
         compress_run(run_dir, max_accuracy_drop=0.1)
     assert "the int8 model's macro-F1 on" in error.value.problem
@@ -208,7 +208,7 @@ def test_a_refusal_on_a_small_check_set_suggests_more_texts(tiny_classifier_run,
     run_dir = copy_run(tiny_classifier_run, tmp_path)
     n = len(load_splits(load_config(run_dir / "config.yaml").data).validation)
     assert n * 0.01 < 1 <= n * 0.1  # the default check set: ~20 texts
-    gate_sees(monkeypatch, run=both(1.0), int8=both(1 - 2 * allowance))
+    gate_sees(monkeypatch, run=both(1.0), exported=both(1 - 2 * allowance))
     with pytest.raises(TunekitError, match="nothing was written") as error:
         compress_run(run_dir, max_accuracy_drop=allowance)
     expected = (f"; with {n} texts one text is {1 / n:.4f} of accuracy, more than the allowance: check on more "
@@ -222,7 +222,7 @@ def test_a_refused_compression_keeps_the_earlier_one(tiny_compressed_run, tmp_pa
     run_dir = copy_run(tiny_compressed_run, tmp_path)
     before = snapshot(run_dir)
     assert "compressed/model.int8.onnx" in before
-    gate_sees(monkeypatch, run=both(1.0), int8=both(0.5))
+    gate_sees(monkeypatch, run=both(1.0), exported=both(0.5))
     with pytest.raises(TunekitError, match="nothing was written"):
         compress_run(run_dir, max_accuracy_drop=0.2)
     assert snapshot(run_dir) == before
@@ -231,7 +231,7 @@ def test_a_refused_compression_keeps_the_earlier_one(tiny_compressed_run, tmp_pa
 
 def test_a_drop_within_the_allowance_is_kept(tiny_classifier_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
-    gate_sees(monkeypatch, run=both(0.95, 0.94), int8=both(0.92, 0.90))
+    gate_sees(monkeypatch, run=both(0.95, 0.94), exported=both(0.92, 0.90))
     report = compress_run(run_dir, max_accuracy_drop=0.05)
     assert report["accuracy"] == {"run": 0.95, "int8": 0.92} and report["max_accuracy_drop"] == 0.05
     assert report["macro_f1"] == {"run": 0.94, "int8": 0.90}
@@ -243,7 +243,7 @@ def test_a_drop_within_the_allowance_is_kept(tiny_classifier_run, tmp_path, monk
 @pytest.mark.parametrize("metric", ["accuracy", "macro_f1"])
 def test_a_drop_of_exactly_the_allowance_is_kept(tiny_classifier_run, tmp_path, monkeypatch, metric):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
-    gate_sees(monkeypatch, run=both(100 / 100), int8={**both(1.0), metric: 99 / 100})  # one text of 100 flips
+    gate_sees(monkeypatch, run=both(100 / 100), exported={**both(1.0), metric: 99 / 100})  # one text of 100 flips
     compress_run(run_dir, max_accuracy_drop=0.01)
     assert RunLayout(run_dir).compressed_model.is_file()
 
@@ -417,7 +417,7 @@ def test_compressing_as_int8_replaces_an_fp32_model(tiny_fp32_onnx_run, tmp_path
 
 def test_a_refused_fp32_export_names_its_precision(tiny_classifier_run, tmp_path, monkeypatch):
     run_dir = copy_run(tiny_classifier_run, tmp_path)
-    gate_sees(monkeypatch, run=both(0.95), int8=both(0.80))
+    gate_sees(monkeypatch, run=both(0.95), exported=both(0.80))
     with pytest.raises(TunekitError, match="the fp32 model's accuracy on .* nothing was written") as error:
         compress_run(run_dir, precision="fp32")
     assert "--precision" not in error.value.fix and "--max-accuracy-drop" in error.value.fix
@@ -444,3 +444,17 @@ def test_the_printed_report_names_an_fp32_model():
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.count("│") == 6]
     assert rows == [["run's model (fp32)", "0.9120", "0.8765", "410.3", "86.7"],
                     ["fp32 ONNX", "0.9120", "0.8765", "530.0", "86.9"]]
+
+
+def test_a_refused_fp32_export_keeps_the_earlier_int8_model(tiny_compressed_run, tmp_path, monkeypatch):
+    run_dir = copy_run(tiny_compressed_run, tmp_path)
+    before = snapshot(run_dir)
+    gate_sees(monkeypatch, run=both(1.0), exported=both(0.5))
+    with pytest.raises(TunekitError, match="the fp32 model's accuracy .* nothing was written"):
+        compress_run(run_dir, max_accuracy_drop=0.2, precision="fp32")
+    assert snapshot(run_dir) == before
+    assert Predictor.from_run_dir(run_dir, compressed=True).compressed.path.name == "model.int8.onnx"
+
+
+def test_every_precision_has_an_export_and_a_format():
+    assert list(recipe.EXPORTS) == list(recipe.FORMATS) == list(COMPRESSED_PRECISIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from tunekit.compress.onnx_classifier import OnnxClassifier
 from tunekit.errors import RunDirError
 from tunekit.inference.predictor import Predictor
 from tunekit.inference.tagger import TagPredictor
+from tunekit.run.layout import RunLayout
 from tunekit.serve.model_service import ModelService, check_compressed_servable
 
 
@@ -54,6 +56,16 @@ def test_load_answers_from_the_int8_model(tiny_compressed_run):
     assert isinstance(service.model.compressed, OnnxClassifier)
     assert service.predict(["a wonderful film"])[0]["label"] == "positive"
     assert ModelService.load(tiny_compressed_run).model.compressed is None
+
+
+def test_a_report_from_before_fp32_exports_is_served_as_int8(tiny_compressed_run, tmp_path):
+    run_dir = Path(shutil.copytree(tiny_compressed_run, tmp_path / "run"))
+    report_path = RunLayout(run_dir).compression_report
+    report = json.loads(report_path.read_text())
+    del report["precision"]
+    report_path.write_text(json.dumps(report))
+    service = ModelService.load(run_dir, compressed=True)
+    assert service.compression == {"precision": "int8", **report}
 
 
 def test_load_answers_from_an_fp32_onnx_model(tiny_fp32_onnx_run):

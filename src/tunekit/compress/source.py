@@ -30,17 +30,24 @@ def tagger_not_compressed(run_dir: Path, fix: str) -> RunDirError:
 
 
 def check_compressed_source(layout: RunLayout) -> None:
-    """Raise unless the run's compressed model was made from the weights its ``model/`` holds now.
+    """Raise unless the run's compressed model is the one its compression.json describes, made from the weights
+    its ``model/`` holds now.
 
     Raises:
-        RunDirError: compression.json is missing or unreadable, or the run was retrained after `tunekit compress`.
+        RunDirError: compression.json is missing or unreadable, describes a model of another precision, or the run
+            was retrained after `tunekit compress`.
     """
     fix = f"run `tunekit compress {layout.root}` again"
     try:
-        recorded = read_json(layout.compression_report)["source_fingerprint"]
+        report = read_json(layout.compression_report)
+        recorded = report["source_fingerprint"]
     except (OSError, ValueError, KeyError, TypeError):
         raise RunDirError(f"{layout.compression_report} is missing or unreadable, so the compressed model cannot "
                           "be matched to the run's weights", fix) from None
+    described = report.get("precision", "int8")  # reports written before fp32 exports existed are int8
+    if described != layout.compressed_precision:
+        raise RunDirError(f"{layout.compressed} holds {layout.compressed_model.name}, but its compression.json "
+                          f"describes a {described} model (files copied in by hand?)", fix)
     if recorded != source_fingerprint(layout):
         raise RunDirError(f"{layout.compressed_model} was made from other weights than {layout.model} holds now "
                           "(the run was retrained or its labels changed after `tunekit compress`)", fix)

@@ -1,4 +1,4 @@
-"""Recipe: compress a finished classifier run to an int8 ONNX model, kept only if it classifies as well.
+"""Recipe: compress a finished classifier run to an int8 (or fp32) ONNX model, kept only if it classifies as well.
 
 ``compress_run(run_dir)`` exports the run's model (adapters merged) with int8 weights
 (`tunekit.compress.onnx_int8`), classifies a labeled check set with it and with the run's own model, and writes

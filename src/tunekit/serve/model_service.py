@@ -113,7 +113,10 @@ class ModelService:
         else:
             model = model_class.from_run_dir(run_dir, batch_size=model_batch_size)
         metrics = read_json(layout.metrics) if layout.metrics.is_file() else {}
-        return cls(run_dir, task, model, audit, metrics, read_json(layout.compression_report) if compressed else None)
+        compression = None
+        if compressed:  # reports written before fp32 exports existed do not say; they are int8
+            compression = {"precision": "int8"} | read_json(layout.compression_report)
+        return cls(run_dir, task, model, audit, metrics, compression)
 
     @property
     def labels(self) -> list[Any]:
