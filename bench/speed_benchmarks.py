@@ -196,14 +196,14 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
                                            fresh)
             print(name, json.dumps({k: v for k, v in run["memory"][name].items() if k != "evaluations"}), flush=True)
     rows = inference_rows(only, mode_name)
-    onnx_runs = {"int8": run_dir, "fp32": onnx_fp32_run(run_dir) if set(rows) & set(INFERENCE_ONNX_FP32) else None}
-    for onnx_precision, onnx_rows in (("int8", INFERENCE_INT8), ("fp32", INFERENCE_ONNX_FP32)):
-        if set(rows) & set(onnx_rows):
-            compress_for_rows(onnx_runs[onnx_precision], onnx_precision)
+    fp32_run = onnx_fp32_run(run_dir) if set(rows) & set(INFERENCE_ONNX_FP32) else None
+    if set(rows) & set(INFERENCE_INT8):
+        compress_for_rows(run_dir, "int8")
+    if fp32_run is not None:
+        compress_for_rows(fp32_run, "fp32")
     for name in INFERENCE + INFERENCE_ONNX:
         if name in rows:
-            on = onnx_runs["fp32"] if name in INFERENCE_ONNX_FP32 else run_dir
-            system, params = inference_params(name, mode, on)
+            system, params = inference_params(name, mode, fp32_run if name in INFERENCE_ONNX_FP32 else run_dir)
             run["inference"][name] = run_worker("speed_infer.py", system, {**params, **baseline_mkl}, fresh)
             print(name, json.dumps(run["inference"][name]), flush=True)
     add_ratios(run)
@@ -367,8 +367,8 @@ def render_table(results: dict) -> str:
                                              (INFERENCE_ONNX_FP32, "tunekit-onnx-fp32 on its fp32 ONNX export"))
                      if set(rows) & set(results[key]["inference"])]
             if notes:
-                title = title[:-1] + ", " + ", ".join(notes) + ")" if title.endswith(")") else \
-                    f"{title} ({', '.join(notes)})"
+                extra = ", ".join(notes)
+                title = f"{title[:-1]}, {extra})" if title.endswith(")") else f"{title} ({extra})"
             lines += [f"### {title}", "", *render_run(results[key]), ""]
     if results.get("tagged"):
         lines += ["### Before/after figures", "",

@@ -34,8 +34,7 @@ def predict_tunekit(run_dir: Path, texts: list[str], batch_size: int,
     started = time.perf_counter()
     labels = predictor.predict(texts)
     seconds = time.perf_counter() - started
-    precision = (predictor.compressed.path.suffixes[0].lstrip(".") if compressed
-                 else "bf16" if predictor.bf16 else "fp32")
+    precision = predictor.compressed.precision if compressed else "bf16" if predictor.bf16 else "fp32"
     return [int(x) for x in labels], predictor.model, seconds, precision
 
 

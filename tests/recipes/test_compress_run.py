@@ -149,19 +149,24 @@ def test_the_report_counts_flips_and_agreement_from_both_passes(tiny_classifier_
     assert read_json(RunLayout(run_dir).compression_report)["texts_flipped"] == report["texts_flipped"]
 
 
+def printed(report: dict) -> tuple[list[str], list[list[str]]]:
+    """`print_compression_report`'s lines, and the cells of its table's body rows."""
+    console = Console(file=io.StringIO(), width=200)
+    print_compression_report(report, console)
+    lines = console.file.getvalue().splitlines()
+    return lines, [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.count("│") == 6]
+
+
 def test_the_printed_report_puts_each_figure_in_its_column():
     report = {"check_set": "holdout.csv (250 texts)", "accuracy": {"run": 0.912, "int8": 0.908},
               "macro_f1": {"run": 0.8765, "int8": 0.8621}, "texts_per_second": {"run": 410.26, "int8": 1530.04},
               "size_mb": {"run": 86.7, "int8": 22.1}, "prediction_agreement": 0.984,
               "texts_flipped": {"right_to_wrong": 3, "wrong_to_right": 2}}
-    console = Console(file=io.StringIO(), width=200)
-    print_compression_report(report, console)
-    lines = console.file.getvalue().splitlines()
+    lines, rows = printed(report)
 
     assert "int8 model checked on holdout.csv (250 texts)" in lines[0]
     (header,) = [[cell.strip() for cell in line.split("┃")[1:-1]] for line in lines if line.count("┃") == 6]
     assert header == ["", "accuracy", "macro-F1", "texts/s", "size (MB)"]
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.count("│") == 6]
     assert rows == [["run's model (fp32)", "0.9120", "0.8765", "410.3", "86.7"],
                     ["int8 ONNX", "0.9080", "0.8621", "1530.0", "22.1"]]
     assert lines[-1] == "the same prediction for 98.4% of texts; 3 went from right to wrong, 2 the other way"
@@ -437,11 +442,8 @@ def test_the_printed_report_names_an_fp32_model():
               "macro_f1": {"run": 0.8765, "fp32": 0.8765}, "texts_per_second": {"run": 410.26, "fp32": 530.04},
               "size_mb": {"run": 86.7, "fp32": 86.9}, "prediction_agreement": 1.0,
               "texts_flipped": {"right_to_wrong": 0, "wrong_to_right": 0}}
-    console = Console(file=io.StringIO(), width=200)
-    print_compression_report(report, console)
-    lines = console.file.getvalue().splitlines()
+    lines, rows = printed(report)
     assert "fp32 model checked on holdout.csv (250 texts)" in lines[0]
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.count("│") == 6]
     assert rows == [["run's model (fp32)", "0.9120", "0.8765", "410.3", "86.7"],
                     ["fp32 ONNX", "0.9120", "0.8765", "530.0", "86.9"]]
 

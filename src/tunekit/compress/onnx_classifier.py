@@ -23,6 +23,7 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from tunekit.errors import RunDirError
+from tunekit.run.layout import compressed_precision_of
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -52,6 +53,11 @@ class OnnxClassifier(nn.Module):
         # opened now, not at first use: a long-running server must not meet a file changed since it started
         self._one_core = _session(model, path, 1) if self.batches_at_once > 1 else None
         self.input_names = [i.name for i in self.session.get_inputs()]
+
+    @property
+    def precision(self) -> str:
+        """``int8`` or ``fp32``: the precision of the model file this classifier runs."""
+        return compressed_precision_of(self.path)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, **_: object) -> SequenceClassifierOutput:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tunekit.atomic import read_json
 from tunekit.errors import RunDirError
-from tunekit.run.layout import RunLayout
+from tunekit.run.layout import RunLayout, described_precision
 
 CHUNK = 1 << 20
 
@@ -44,7 +44,7 @@ def check_compressed_source(layout: RunLayout) -> None:
     except (OSError, ValueError, KeyError, TypeError):
         raise RunDirError(f"{layout.compression_report} is missing or unreadable, so the compressed model cannot "
                           "be matched to the run's weights", fix) from None
-    described = report.get("precision", "int8")  # reports written before fp32 exports existed are int8
+    described = described_precision(report)
     if described != layout.compressed_precision:
         raise RunDirError(f"{layout.compressed} holds {layout.compressed_model.name}, but its compression.json "
                           f"describes a {described} model (files copied in by hand?)", fix)

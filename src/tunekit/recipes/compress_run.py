@@ -42,7 +42,7 @@ from tunekit.errors import DataError, TunekitError
 from tunekit.evaluation.metrics import ClassificationMetrics
 from tunekit.inference.predictor import Predictor
 from tunekit.methods import METHODS
-from tunekit.run.layout import COMPRESSED_PRECISIONS, RunLayout
+from tunekit.run.layout import COMPRESSED_PRECISIONS, RunLayout, described_precision
 from tunekit.run.model_io import load_model
 
 MAX_ACCURACY_DROP = 0.01
@@ -115,7 +115,7 @@ def compress_run(run_dir: Path, data_path: str | None = None, *, max_accuracy_dr
 
 def print_compression_report(report: dict[str, Any], console: Console) -> None:
     """The check's figures as a table, then where the model went and how to use it."""
-    precision = report.get("precision", "int8")  # reports written before fp32 exports existed are int8
+    precision = described_precision(report)
     table = Table(title=f"{precision} model checked on {report['check_set']}")
     for column in ("", "accuracy", "macro-F1", "texts/s", "size (MB)"):
         table.add_column(column, justify="left" if not column else "right")

@@ -40,7 +40,7 @@ def evaluate_run(run_dir: Path, data_path: str, out_dir: Path | None = None, bat
     data = load_labeled(data_path, data_config)
     if data_config.train and Path(data_config.train).exists():
         warn_on_overlap(load_labeled(data_config.train, data_config), data)
-    precision = predictor.compressed.path.suffixes[0].lstrip(".") if compressed else None  # the model loaded
+    precision = predictor.compressed.precision if compressed else None  # the model loaded
     suffix = f"-{precision}" if compressed else ""
     out_dir = out_dir or (RunLayout(run_dir).evaluations
                           / f"{Path(data_path).stem}{suffix}-{datetime.now():%Y%m%d-%H%M%S}")

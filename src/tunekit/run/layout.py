@@ -10,6 +10,16 @@ from tunekit.errors import RunDirError
 COMPRESSED_PRECISIONS = ("int8", "fp32")  # what `tunekit compress --precision` writes: compressed/model.<it>.onnx
 
 
+def compressed_precision_of(path: Path) -> str:
+    """``int8`` or ``fp32``: the precision a compressed model's file name (``model.<precision>.onnx``) gives."""
+    return path.suffixes[0].lstrip(".")
+
+
+def described_precision(report: dict) -> str:
+    """The precision a compression.json describes; reports written before fp32 exports existed are int8."""
+    return report.get("precision", "int8")
+
+
 @dataclass(frozen=True)
 class RunLayout:
     root: Path
@@ -43,7 +53,7 @@ class RunLayout:
     @property
     def compressed_precision(self) -> str:
         """``int8`` or ``fp32``: the precision of `compressed_model`."""
-        return self.compressed_model.suffixes[0].lstrip(".")
+        return compressed_precision_of(self.compressed_model)
 
     def require_finished(self) -> RunLayout:
         """Raise unless this is a completed run directory."""

@@ -17,7 +17,7 @@ from tunekit.atomic import read_json
 from tunekit.compress.source import tagger_not_compressed
 from tunekit.config import load_config
 from tunekit.errors import RunDirError, TunekitError
-from tunekit.run.layout import RunLayout
+from tunekit.run.layout import RunLayout, described_precision
 
 log = logging.getLogger(__name__)
 MODEL_CARD = "MODEL_CARD.md"
@@ -114,8 +114,9 @@ class ModelService:
             model = model_class.from_run_dir(run_dir, batch_size=model_batch_size)
         metrics = read_json(layout.metrics) if layout.metrics.is_file() else {}
         compression = None
-        if compressed:  # reports written before fp32 exports existed do not say; they are int8
-            compression = {"precision": "int8"} | read_json(layout.compression_report)
+        if compressed:  # reports written before fp32 exports existed do not name their precision
+            report = read_json(layout.compression_report)
+            compression = {"precision": described_precision(report)} | report
         return cls(run_dir, task, model, audit, metrics, compression)
 
     @property
