@@ -36,6 +36,8 @@ that harness, both sides the same step, read x1.058 and x1.025, so figures taken
   ``unpadded-packed``'s;
 - ``same-step`` (full fine-tuning): a control, the loop's step on both sides; how far from x1.000 the harness
   reads when nothing changes;
+- ``dot-gradient-norm`` / ``-lora``: the clip's norm as BLAS dot products (`tunekit.training.gradient_norm`)
+  against ``torch.nn.utils.get_total_norm``, which took it before; both sides as ``unpadded-packed``'s;
 - ``packed-rows-exact`` (full fine-tuning): the packed layers' row count exact against rounded up to
   `padding_free.PACKED_ROWS_MULTIPLE` (16); both sides as ``unpadded-packed``'s;
 - ``heap`` (full fine-tuning): `retain_freed_memory` against glibc's default thresholds. A process-wide setting
@@ -72,7 +74,7 @@ from tunekit.data.tokenize import encode_texts
 from tunekit.methods.lora import lean_forward
 from tunekit.methods.lora.lean_forward import use_lean_lora_forward
 from tunekit.run.model_io import build_model, load_tokenizer
-from tunekit.training import padding_free
+from tunekit.training import gradient_norm, padding_free
 from tunekit.training.bf16_working_copies import (
     Bf16WorkingCopies,
     bf16_trainable_linears,
@@ -92,6 +94,7 @@ CHANGES = {"row-gradient-embeddings": "full", "lean-lora": "lora", "padding-free
            "splitmix-dropout-full": "full", "bf16-working-copies": "full", "compiled-rows-adamw": "full",
            "unpadded-packed": "full", "unpadded-packed-lora": "lora", "first-token-last-layer": "full",
            "first-token-last-layer-lora": "lora", "same-step": "full", "packed-rows-exact": "full",
+           "dot-gradient-norm": "full", "dot-gradient-norm-lora": "lora",
            "heap": "full", "heap-default": "full", "heap-retain": "full"}
 BF16_ONLY = {"frozen-bf16-lora", "bf16-working-copies", "compiled-rows-adamw"}  # both sides, or one, bf16 by design
 LEARNING_RATES = {"full": 1e-4, "lora": 1e-3}
@@ -298,7 +301,8 @@ def main() -> None:
         steps["after"] = lambda indices: tunekit_step(indices, with_copies)
         sides["before"] = lambda: both(clip_and_step, padding_free_encoders(model))
         sides["after"] = lambda: both(with_copies, padding_free_encoders(model))
-    elif change.startswith(("unpadded-packed", "first-token-last-layer", "same-step", "packed-rows-exact")):
+    elif change.startswith(("unpadded-packed", "first-token-last-layer", "same-step", "packed-rows-exact",
+                            "dot-gradient-norm")):
         if method == "lora":
             use_lean_lora_forward(model)
         as_the_loop = OptimizerStep(model, optimizer, 1.0, bf16_working_copies_for_loop(
@@ -308,6 +312,9 @@ def main() -> None:
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), unpadded_batches_own_forward())
         elif change == "same-step":
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
+        elif change.startswith("dot-gradient-norm"):
+            sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), mock.patch.object(
+                gradient_norm, "total_norm", torch.nn.utils.get_total_norm))
         elif change == "packed-rows-exact":
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
             sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model),
@@ -339,7 +346,7 @@ def main() -> None:
         return
 
     if change.startswith(("bf16-working-copies", "compiled-rows-adamw", "unpadded-packed", "first-token-last-layer",
-                          "same-step", "packed-rows-exact")):
+                          "same-step", "packed-rows-exact", "dot-gradient-norm")):
         retain_freed_memory()  # as the training loop does; the A/Bs listed above these ran with glibc's defaults
     seconds, samples, position = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0), 0
     for indices in batches[:10]:  # warm-up: allocator, kernel selection

@@ -66,6 +66,7 @@ COMMON = {"model": "minilm-l6", "batch_size": 16, "seed": 0, "target_accuracy": 
 MPNET = {"model": "mpnet-base", "method": "full", "learning_rate": 3e-5, "batch_size": 32, "n_train": 640,
          "n_dev": 128, "epochs": 1, "eval_every": 20, "seed": 0, "target_accuracy": 0.85}
 MEMORY = {"mpnet-full": {}, "mpnet-full-checkpointed": {"gradient_checkpointing": True}}
+FP32_HOSTS = {"-fp32": "without native bf16", "-fp32-avx512": "with AVX-512 but without native bf16"}
 
 
 def import_shared_modules() -> dict[str, Callable[[], None]]:
@@ -171,7 +172,7 @@ def measure(mode_name: str, only: list[str] | None, run_dir: Path, command: str,
     run = {"mode": mode_name, "settings": {**COMMON, **mode, "learning_rates": LEARNING_RATES, "repeats": repeats},
            "command": command,
            "revision": git_revision(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-           "machine": machine(), "gemm_peak": None,
+           "machine": machine(), "cpu_capability": cpu_capability(), "gemm_peak": None,
            "training": {}, "memory": {}, "inference": {}}
     run["gemm_peak"] = gemm_peak(fresh)
     selected = [name for name in TRAINING if only is None or name in only]
@@ -355,12 +356,27 @@ def render_tagged(tagged: dict) -> list[str]:
     return lines
 
 
+def cpu_capability() -> str:
+    """The widest vector instructions torch's kernels use here (``AVX2``, ``AVX512``, ...)."""
+    import torch  # here, not at the top: a mistyped option should not wait for torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def host_tables(run: dict) -> str:
+    """The suffix of the tables a run belongs in: a host without native bf16 keeps its own (its systems run fp32,
+    another comparison), and one with AVX-512 others again (its fp32 matmuls run twice as wide)."""
+    if run["gemm_peak"].get("compute_precision") != "fp32":
+        return ""
+    return "-fp32-avx512" if run.get("cpu_capability") == "AVX512" else "-fp32"
+
+
 def render_table(results: dict) -> str:
     lines = [TABLE_START, ""]
     parts = {"all": "", "full": ": full fine-tuning", "lora": ": LoRA, inference", "inference": ": inference"}
     titles = {f"{mode}-{part}": f"{mode.capitalize()} run{what}" for mode in MODES for part, what in parts.items()}
-    titles |= {f"{key}-fp32": f"{title}, on a CPU without native bf16 (every system in fp32)"
-               for key, title in titles.items()}
+    titles |= {f"{key}{suffix}": f"{title}, on a CPU {cpu} (every system in fp32)"
+               for key, title in list(titles.items()) for suffix, cpu in FP32_HOSTS.items()}
     for key, title in titles.items():
         if key in results:
             notes = [note for rows, note in ((INFERENCE_INT8, "tunekit-int8 on the run's int8 model"),
@@ -421,9 +437,7 @@ def main() -> None:
         if args.tag:
             results.setdefault("tagged", {})[args.tag] = run
         else:
-            # a host without native bf16 keeps its own tables: its systems run fp32, another comparison
-            fp32 = run["gemm_peak"].get("compute_precision") == "fp32"
-            results[f"{mode}-{part_of(args.only, args.part)}" + ("-fp32" if fp32 else "")] = run
+            results[f"{mode}-{part_of(args.only, args.part)}{host_tables(run)}"] = run
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(results, indent=2) + "\n")
     if args.results.resolve() != RESULTS.resolve():  # a scratch file's few rows would replace every table
