@@ -69,8 +69,10 @@ def test_the_clip_sees_the_copies_gradients():
     """A tiny max norm makes every update the clipped one, so a norm missing the copies would show at once."""
     reference, _, _ = _train(False, steps=2, max_norm=1e-3)
     model, _, _ = _train(True, steps=2, max_norm=1e-3)
-    torch.testing.assert_close(model.up.weight, reference.up.weight, rtol=0, atol=1e-5)
-    torch.testing.assert_close(model.head.weight, reference.head.weight, rtol=0, atol=1e-5)
+    torch.testing.assert_close(model.up.weight, reference.up.weight, rtol=0, atol=1e-5)  # without the copies: 2e-2
+    # a head gradient clipped to near AdamW's eps moves with the norm's last-bit rounding (2e-5 seen); without the
+    # copies in the norm the head is 1e-3 off
+    torch.testing.assert_close(model.head.weight, reference.head.weight, rtol=0, atol=1e-4)
 
 
 def test_the_forward_pass_runs_on_the_copies_and_the_masters_stay_the_parameters():
