@@ -36,7 +36,7 @@ that harness, both sides the same step, read x1.058 and x1.025, so figures taken
   ``unpadded-packed``'s;
 - ``same-step`` (full fine-tuning): a control, the loop's step on both sides; how far from x1.000 the harness
   reads when nothing changes;
-- ``dot-gradient-norm`` / ``-lora``: the clip's norm as BLAS dot products (`tunekit.training.gradient_norm`)
+- ``dot-gradient-norm`` / ``-lora``: the clip's norm from BLAS dot products (`tunekit.training.gradient_norm`)
   against ``torch.nn.utils.get_total_norm``, which took it before; both sides as ``unpadded-packed``'s;
 - ``packed-rows-exact`` (full fine-tuning): the packed layers' row count exact against rounded up to
   `padding_free.PACKED_ROWS_MULTIPLE` (16); both sides as ``unpadded-packed``'s;
@@ -314,7 +314,7 @@ def main() -> None:
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
         elif change.startswith("dot-gradient-norm"):
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model), mock.patch.object(
-                gradient_norm, "total_norm", torch.nn.utils.get_total_norm))
+                gradient_norm, "sum_of_squares", lambda tensors: torch.nn.utils.get_total_norm(tensors).double() ** 2))
         elif change == "packed-rows-exact":
             sides["before"] = lambda: both(as_the_loop, padding_free_encoders(model))
             sides["after"] = lambda: both(as_the_loop, padding_free_encoders(model),
